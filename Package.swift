@@ -1,0 +1,46 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "voxfs",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "voxfs", targets: ["voxfs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C shims: one per C library, for the macros and variadics Swift cannot call.
+        .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Data flows one way: Transport -> Cache -> Sources -> Views -> Namespace -> FUSE.
+        .target(name: "VoxTransport", dependencies: ["CCurl", "CZlib"], swiftSettings: strict),
+        .target(name: "VoxCache", swiftSettings: strict),
+        .target(name: "VoxSources", dependencies: ["VoxTransport", "VoxCache", "CTurboJPEG", "CZlib"], swiftSettings: strict),
+        .target(name: "VoxViews", dependencies: ["VoxSources", "CZlib"], swiftSettings: strict),
+        .target(name: "VoxNamespace", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "Yams"], swiftSettings: strict),
+        .target(name: "VoxFUSE", dependencies: ["VoxNamespace", "CFuse"], swiftSettings: strict),
+        .target(name: "VoxDemo", dependencies: ["VoxSources", "CTurboJPEG"], swiftSettings: strict),
+        .executableTarget(
+            name: "voxfs",
+            dependencies: [
+                "VoxFUSE", "VoxNamespace", "VoxDemo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "VoxTransportTests", dependencies: ["VoxTransport"], swiftSettings: strict),
+        .testTarget(name: "VoxCacheTests", dependencies: ["VoxCache"], swiftSettings: strict),
+        .testTarget(name: "VoxSourcesTests", dependencies: ["VoxSources", "VoxTransport", "VoxCache", "VoxDemo", "CZlib"], swiftSettings: strict),
+        .testTarget(name: "VoxViewsTests", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "CZlib"], swiftSettings: strict),
+        .testTarget(name: "VoxNamespaceTests", dependencies: ["VoxNamespace", "VoxTransport"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,126 @@
+import Foundation
+import Yams
+
+/// The YAML config: which sources appear where, and the cache.
+///
+/// ```yaml
+/// mounts:
+///   /minnie65/em: precomputed://gs://iarpa_microns/minnie/minnie65/em
+///   /local/em:
+///     source: precomputed://http://127.0.0.1:8080/em
+///     fill_missing: true
+/// cache:
+///   dir: ~/.cache/voxfs
+///   size: 20GiB
+/// ```
+public struct MountConfig: Sendable, Equatable {
+    public struct Mount: Sendable, Equatable {
+        public var path: String
+        public var source: SourceSpec
+        /// Read chunks that do not exist (404) as zeros, as CloudVolume's fill_missing does.
+        public var fillMissing: Bool
+    }
+
+    public var mounts: [Mount]
+    public var cacheDirectory: String?
+    public var cacheSize: Int?
+
+    private static let topKeys: Set = ["mounts", "cache"]
+    private static let mountKeys: Set = ["source", "fill_missing"]
+    private static let cacheKeys: Set = ["dir", "size"]
+
+    public static func load(path: String) throws(ConfigError) -> MountConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError("\(path): cannot read config file")
+        }
+        do { return try parse(text) } catch { throw ConfigError("\(path): \(error.description)") }
+    }
+
+    public static func parse(_ text: String) throws(ConfigError) -> MountConfig {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            throw ConfigError("not valid YAML: \(error)")
+        }
+        guard let top = root?.mapping else { throw ConfigError("the config must be a mapping with a 'mounts' key") }
+        try checkKeys(top, allowed: topKeys, at: "")
+        guard let mountsNode = top["mounts"] else { throw ConfigError("missing key 'mounts'") }
+        guard let mountMap = mountsNode.mapping, !mountMap.isEmpty else {
+            throw ConfigError("'mounts' must map virtual paths to sources")
+        }
+        var mounts: [Mount] = []
+        for (keyNode, value) in mountMap {
+            let path = keyNode.string ?? ""
+            let at = "mounts.\(path)"
+            try checkMountPath(path, at: at)
+            let sourceText: String
+            var fillMissing = true
+            if let text = value.string {
+                sourceText = text
+            } else if let options = value.mapping {
+                try checkKeys(options, allowed: mountKeys, at: at + ".")
+                guard let text = options["source"]?.string else { throw ConfigError("\(at): missing key 'source'") }
+                sourceText = text
+                if let flag = options["fill_missing"] {
+                    guard let bool = flag.bool else { throw ConfigError("\(at).fill_missing: expected true or false") }
+                    fillMissing = bool
+                }
+            } else {
+                throw ConfigError("\(at): expected a source URL or a mapping with 'source'")
+            }
+            let source: SourceSpec
+            do { source = try SourceSpec(parsing: sourceText) } catch { throw ConfigError("\(at): \(error.description)") }
+            mounts.append(Mount(path: path, source: source, fillMissing: fillMissing))
+        }
+        try checkOverlaps(mounts)
+        var config = MountConfig(mounts: mounts)
+        if let cache = top["cache"] {
+            guard let options = cache.mapping else { throw ConfigError("cache: expected a mapping with 'dir' and/or 'size'") }
+            try checkKeys(options, allowed: cacheKeys, at: "cache.")
+            if let dir = options["dir"] {
+                guard let text = dir.string, !text.isEmpty else { throw ConfigError("cache.dir: expected a path") }
+                config.cacheDirectory = text
+            }
+            if let size = options["size"] {
+                guard let text = size.string, let bytes = ByteSize.parse(text) else {
+                    throw ConfigError("cache.size: '\(size.string ?? "?")' is not a size like 20GiB")
+                }
+                config.cacheSize = bytes
+            }
+        }
+        return config
+    }
+
+    public init(mounts: [Mount], cacheDirectory: String? = nil, cacheSize: Int? = nil) {
+        self.mounts = mounts
+        self.cacheDirectory = cacheDirectory
+        self.cacheSize = cacheSize
+    }
+
+    private static func checkKeys(_ mapping: Node.Mapping, allowed: Set<String>, at prefix: String) throws(ConfigError) {
+        for key in mapping.keys {
+            let name = key.string ?? "?"
+            guard allowed.contains(name) else {
+                let choices = allowed.sorted().joined(separator: ", ")
+                throw ConfigError("\(prefix)\(name): unknown key '\(name)' (expected one of: \(choices))")
+            }
+        }
+    }
+
+    private static func checkMountPath(_ path: String, at: String) throws(ConfigError) {
+        guard path.hasPrefix("/") else { throw ConfigError("\(at): mount paths must be absolute, like /\(path)") }
+        let parts = path.split(separator: "/")
+        guard !parts.isEmpty else { throw ConfigError("\(at): cannot mount a source at the root '/'") }
+        for part in parts where part == "." || part == ".." || part.hasPrefix(".voxfs") {
+            throw ConfigError("\(at): path component '\(part)' is not allowed")
+        }
+    }
+
+    private static func checkOverlaps(_ mounts: [Mount]) throws(ConfigError) {
+        let normalized = mounts.map { "/" + $0.path.split(separator: "/").joined(separator: "/") }
+        for (i, a) in normalized.enumerated() {
+            for b in normalized[(i + 1)...] where a == b || b.hasPrefix(a + "/") || a.hasPrefix(b + "/") {
+                throw ConfigError("mounts.\(b): overlaps mounts.\(a); one source per directory")
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import VoxCache
+import VoxSources
+import VoxViews
+
+/// `P/<scale>/`: `z<N>.png|.tif|.npy` per plane, and `volume.npy`.
+///
+/// Every plane of a scale has the same shape, so headers are built once per scale and the
+/// per-file views are cheap to make on lookup.
+public struct ScaleDirectory: VirtualDirectory {
+    public enum SliceFormat: String, Sendable, CaseIterable {
+        case png, tif, npy
+    }
+
+    private let path: String
+    private let volume: any VolumeSource
+    private let scale: Int
+    private let bandCache: MemoryCache<[UInt8]>
+    private let zRange: Range<Int>
+    private let digits: Int
+    private let formats: [SliceFormat]
+    private let pngTemplate: PNGTemplate?
+    private let tiffHeader: [UInt8]
+    private let sliceNPYHeader: [UInt8]
+    private let volumeNPYHeader: [UInt8]
+
+    public init(path: String, volume: any VolumeSource, scale: Int, bandCache: MemoryCache<[UInt8]>) {
+        let geometry = volume.scales[scale]
+        self.path = path
+        self.volume = volume
+        self.scale = scale
+        self.bandCache = bandCache
+        self.zRange = geometry.zRange
+        self.digits = String(max(zRange.upperBound - 1, 0)).count
+        let pngTemplate = PNGTemplate(
+            width: geometry.size.x, height: geometry.size.y, dataType: volume.dataType,
+            channels: volume.channelCount, rowAlignment: geometry.chunkSize.y)
+        self.pngTemplate = pngTemplate
+        self.formats = SliceFormat.allCases.filter { $0 != .png || pngTemplate != nil }
+        self.tiffHeader = TIFFHeader.make(
+            width: geometry.size.x, height: geometry.size.y, channels: volume.channelCount, dataType: volume.dataType)
+        self.sliceNPYHeader = NPYHeader.make(
+            dataType: volume.dataType, shape: NPYHeader.shape(volume: volume, scale: scale, stack: false))
+        self.volumeNPYHeader = NPYHeader.make(
+            dataType: volume.dataType, shape: NPYHeader.shape(volume: volume, scale: scale, stack: true))
+    }
+
+    public func entryNames() -> [String] {
+        var names: [String] = []
+        names.reserveCapacity(zRange.count * formats.count + 1)
+        for z in zRange {
+            let number = String(z)
+            let padded = String(repeating: "0", count: max(0, digits - number.count)) + number
+            for format in formats { names.append("z\(padded).\(format.rawValue)") }
+        }
+        names.append("volume.npy")
+        return names
+    }
+
+    public func child(named name: String) -> VirtualNode? {
+        if name == "volume.npy" {
+            return .file(RasterFileView(header: volumeNPYHeader, rows: StackRows(volume: volume, scale: scale)))
+        }
+        guard name.hasPrefix("z"), let dot = name.lastIndex(of: ".") else { return nil }
+        let digitsPart = name[name.index(after: name.startIndex)..<dot]
+        guard !digitsPart.isEmpty, digitsPart.allSatisfy(\.isASCII), digitsPart.allSatisfy(\.isNumber),
+              let z = Int(digitsPart), zRange.contains(z),
+              let format = SliceFormat(rawValue: String(name[name.index(after: dot)...])), formats.contains(format)
+        else { return nil }
+        let rows = PlaneRows(volume: volume, scale: scale, z: z)
+        switch format {
+        case .npy: return .file(RasterFileView(header: sliceNPYHeader, rows: rows))
+        case .tif: return .file(RasterFileView(header: tiffHeader, rows: rows))
+        case .png:
+            guard let pngTemplate else { return nil }
+            return .file(PNGFileView(template: pngTemplate, rows: rows, identity: path + "/z\(z).png", bandCache: bandCache))
+        }
+    }
+}

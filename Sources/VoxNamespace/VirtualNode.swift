@@ -1,0 +1,30 @@
+import VoxViews
+
+/// An entry of the virtual tree: a directory, or a file with an exact size.
+public enum VirtualNode: Sendable {
+    case directory(any VirtualDirectory)
+    case file(any FileView)
+}
+
+/// A directory whose children are computed on demand: a scale can hold tens of thousands of slices.
+public protocol VirtualDirectory: Sendable {
+    /// Names in listing order.
+    func entryNames() -> [String]
+    /// A child by name, including names that resolve but are not listed (e.g. unpadded z numbers).
+    func child(named name: String) -> VirtualNode?
+}
+
+/// A directory with a fixed set of children: the skeleton above the mounted layers.
+public struct FixedDirectory: VirtualDirectory {
+    public let children: [(String, VirtualNode)]
+
+    public init(_ children: [(String, VirtualNode)]) {
+        self.children = children
+    }
+
+    public func entryNames() -> [String] { children.map(\.0) }
+
+    public func child(named name: String) -> VirtualNode? {
+        children.first { $0.0 == name }?.1
+    }
+}

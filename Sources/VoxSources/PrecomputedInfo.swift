@@ -1,0 +1,75 @@
+import Foundation
+
+/// A Neuroglancer precomputed `info` file, validated.
+public struct PrecomputedInfo: Sendable {
+    public struct Scale: Sendable {
+        public var geometry: ScaleGeometry
+        /// The `sharding` object when the scale is sharded, re-serialised for the shard reader.
+        public var shardingJSON: [UInt8]?
+        public var compressedSegmentationBlockSize: Vec3?
+    }
+
+    public var layerType: String
+    public var dataType: DataType
+    public var channelCount: Int
+    public var scales: [Scale]
+    /// The info exactly as fetched, for `P/info`.
+    public var rawJSON: [UInt8]
+
+    /// Parses and checks every field a reader relies on; errors name the field and the URL.
+    public init(json: [UInt8], url: String) throws(SourceError) {
+        func fail(_ message: String) -> SourceError { .invalidInfo(message, url: url) }
+        guard let root = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any] else {
+            throw fail("not a JSON object")
+        }
+        guard let type = root["type"] as? String else { throw fail("missing 'type'") }
+        guard let dataTypeName = root["data_type"] as? String else { throw fail("missing 'data_type'") }
+        guard let dataType = DataType(rawValue: dataTypeName) else { throw fail("unknown data_type '\(dataTypeName)'") }
+        let channels = (root["num_channels"] as? Int) ?? 1
+        guard channels >= 1 else { throw fail("num_channels must be at least 1") }
+        guard let scaleList = root["scales"] as? [[String: Any]], !scaleList.isEmpty else {
+            throw fail("missing or empty 'scales'")
+        }
+        var scales: [Scale] = []
+        for (index, scale) in scaleList.enumerated() {
+            func field(_ name: String) -> String { "scales[\(index)].\(name)" }
+            func vector(_ name: String, _ value: Any?, positive: Bool) throws(SourceError) -> Vec3 {
+                guard let list = value as? [Any], list.count == 3, let ints = Self.integers(list) else {
+                    throw fail("\(field(name)) must be three integers")
+                }
+                if positive && ints.contains(where: { $0 <= 0 }) { throw fail("\(field(name)) must be positive") }
+                return Vec3(ints[0], ints[1], ints[2])
+            }
+            guard let key = scale["key"] as? String, !key.isEmpty else { throw fail("missing \(field("key"))") }
+            let size = try vector("size", scale["size"], positive: true)
+            let offset = try scale["voxel_offset"].map { v throws(SourceError) in try vector("voxel_offset", v, positive: false) } ?? Vec3(0, 0, 0)
+            guard let chunkList = scale["chunk_sizes"] as? [Any], let first = chunkList.first else {
+                throw fail("missing \(field("chunk_sizes"))")
+            }
+            let chunk = try vector("chunk_sizes[0]", first, positive: true)
+            guard let encoding = scale["encoding"] as? String else { throw fail("missing \(field("encoding"))") }
+            let resolution = (scale["resolution"] as? [Any])?.compactMap { ($0 as? NSNumber)?.doubleValue } ?? [1, 1, 1]
+            let blockSize = try scale["compressed_segmentation_block_size"].map { v throws(SourceError) in
+                try vector("compressed_segmentation_block_size", v, positive: true)
+            }
+            let sharding = (scale["sharding"] as? [String: Any]).flatMap { try? JSONSerialization.data(withJSONObject: $0) }.map { [UInt8]($0) }
+            scales.append(Scale(
+                geometry: ScaleGeometry(key: key, size: size, voxelOffset: offset, chunkSize: chunk, resolution: resolution, encoding: encoding),
+                shardingJSON: sharding, compressedSegmentationBlockSize: blockSize))
+        }
+        self.layerType = type
+        self.dataType = dataType
+        self.channelCount = channels
+        self.scales = scales
+        self.rawJSON = json
+    }
+
+    private static func integers(_ list: [Any]) -> [Int]? {
+        var out: [Int] = []
+        for item in list {
+            guard let number = item as? NSNumber, number.doubleValue == number.doubleValue.rounded() else { return nil }
+            out.append(number.intValue)
+        }
+        return out
+    }
+}

@@ -1,0 +1,165 @@
+import VoxCache
+import VoxTransport
+
+/// A Neuroglancer precomputed image layer, read chunk by chunk through a shared decoded-chunk cache.
+public final class PrecomputedVolume: VolumeSource {
+    public let info: PrecomputedInfo
+    public let location: String
+    private let reader: any ChunkReader
+    private let decoders: [any ChunkDecoder]
+    private let cache: MemoryCache<DecodedChunk>
+    private let inFlight: ByteLimiter
+    private let fillMissing: Bool
+
+    public var dataType: DataType { info.dataType }
+    public var channelCount: Int { info.channelCount }
+    public var scales: [ScaleGeometry] { info.scales.map(\.geometry) }
+
+    /// Fetches and checks the layer's info, and makes sure every scale can be read.
+    /// - Parameters:
+    ///   - cache: decoded chunks, shared by every volume of the mount.
+    ///   - inFlight: bounds the decoded bytes being fetched or copied at once, mount-wide.
+    public static func open(
+        store: any ObjectStore, cache: MemoryCache<DecodedChunk>, inFlight: ByteLimiter, fillMissing: Bool = true
+    ) async throws -> PrecomputedVolume {
+        let url = store.describe("info")
+        guard let fetched = try await store.fetch("info") else {
+            throw SourceError.invalidInfo("no info file (404)", url: url)
+        }
+        let info = try PrecomputedInfo(json: fetched.bytes, url: url)
+        return try PrecomputedVolume(info: info, store: store, cache: cache, inFlight: inFlight, fillMissing: fillMissing)
+    }
+
+    public init(
+        info: PrecomputedInfo, store: any ObjectStore, cache: MemoryCache<DecodedChunk>,
+        inFlight: ByteLimiter, fillMissing: Bool = true
+    ) throws {
+        var decoders: [any ChunkDecoder] = []
+        for scale in info.scales {
+            let url = store.describe(scale.geometry.key)
+            guard scale.shardingJSON == nil else {
+                throw SourceError.unsupported("sharded scale '\(scale.geometry.key)'", url: url)
+            }
+            guard let decoder = ChunkDecoders.decoder(
+                for: scale.geometry.encoding, dataType: info.dataType, channelCount: info.channelCount)
+            else {
+                throw SourceError.unsupported(
+                    "encoding '\(scale.geometry.encoding)' for \(info.channelCount)-channel \(info.dataType) in scale '\(scale.geometry.key)'",
+                    url: url)
+            }
+            decoders.append(decoder)
+        }
+        self.info = info
+        self.location = store.location
+        self.reader = UnshardedChunkReader(store: store)
+        self.decoders = decoders
+        self.cache = cache
+        self.inFlight = inFlight
+        self.fillMissing = fillMissing
+    }
+
+    /// One decoded chunk, from the cache or fetched and decoded once.
+    ///
+    /// "Missing" is cached as a fact shared by every mount of the URL; whether it reads as
+    /// zeros or fails is this volume's policy, applied after the cache.
+    public func chunk(scale index: Int, cell: Vec3) async throws -> DecodedChunk {
+        let scale = info.scales[index].geometry
+        let key = "\(location)|\(scale.key)|\(cell.x),\(cell.y),\(cell.z)"
+        let decoded = try await cache.value(for: key, cost: { $0.cost }) { [self] in
+            let (begin, end) = scale.chunkBounds(cell)
+            let layout = ChunkLayout(shape: end - begin, channelCount: channelCount, dataType: dataType)
+            guard let stored = try await reader.storedChunk(scale: scale, cell: cell) else {
+                return DecodedChunk(shape: layout.shape, voxels: nil)
+            }
+            do {
+                return DecodedChunk(shape: layout.shape, voxels: try decoders[index].decode(stored, layout: layout))
+            } catch {
+                throw SourceError.corruptChunk("\(error)", url: reader.describe(scale: scale, cell: cell))
+            }
+        }
+        if decoded.voxels == nil && !fillMissing {
+            throw SourceError.missingChunk(url: reader.describe(scale: scale, cell: cell))
+        }
+        return decoded
+    }
+
+    public func planeRows(scale index: Int, z: Int, rows: Range<Int>) async throws -> [UInt8] {
+        let scale = info.scales[index].geometry
+        guard scale.zRange.contains(z), rows.lowerBound >= 0, rows.upperBound <= scale.size.y else {
+            throw SourceError.outOfBounds("z \(z), rows \(rows) of scale '\(scale.key)'")
+        }
+        let rowBytes = rowByteCount(scale: index)
+        var output = [UInt8](repeating: 0, count: rows.count * rowBytes)
+        if rows.isEmpty { return output }
+        let chunk = scale.chunkSize
+        let gz = (z - scale.voxelOffset.z) / chunk.z
+        let cells = ((rows.lowerBound / chunk.y)...((rows.upperBound - 1) / chunk.y)).flatMap { gy in
+            (0..<scale.gridSize.x).map { gx in Vec3(gx, gy, gz) }
+        }
+        // All chunks of the rows at once; the mount-wide byte limiter, not this loop, bounds memory.
+        let chunkBytes = ChunkLayout(shape: chunk, channelCount: channelCount, dataType: dataType).decodedByteCount
+        let maxTasks = 256
+        try await withThrowingTaskGroup(of: (Vec3, DecodedChunk, Int).self) { group in
+            var next = 0
+            func launch() {
+                let cell = cells[next]
+                next += 1
+                group.addTask {
+                    let taken = await self.inFlight.acquire(chunkBytes)
+                    do { return (cell, try await self.chunk(scale: index, cell: cell), taken) } catch {
+                        self.inFlight.release(taken)
+                        throw error
+                    }
+                }
+            }
+            while next < min(cells.count, maxTasks) { launch() }
+            // Drain every result even after a failure, so no finished chunk keeps its budget.
+            var failure: (any Error)?
+            while let result = await group.nextResult() {
+                switch result {
+                case let .success((cell, decoded, taken)):
+                    if failure == nil { copy(decoded, cell: cell, scale: scale, z: z, rows: rows, into: &output) }
+                    inFlight.release(taken)
+                    if failure == nil && next < cells.count { launch() }
+                case let .failure(error):
+                    if failure == nil { failure = error; group.cancelAll() }
+                }
+            }
+            if let failure { throw failure }
+        }
+        return output
+    }
+
+    /// Copies the part of `chunk` that lies in `rows` of plane `z` into the (Y, X, C) output.
+    private func copy(_ chunk: DecodedChunk, cell: Vec3, scale: ScaleGeometry, z: Int, rows: Range<Int>, into output: inout [UInt8]) {
+        guard let voxels = chunk.voxels else { return }  // missing chunk: the output is already zeros
+        let (begin, end) = scale.chunkBounds(cell)
+        let shape = chunk.shape
+        let width = dataType.byteWidth, channels = channelCount
+        let zIn = z - scale.voxelOffset.z - begin.z
+        let yFirst = max(rows.lowerBound, begin.y), yEnd = min(rows.upperBound, end.y)
+        let outRowBytes = scale.size.x * channels * width
+        voxels.withUnsafeBytes { src in
+            output.withUnsafeMutableBytes { dst in
+                for y in yFirst..<yEnd {
+                    let yIn = y - begin.y
+                    let outRow = (y - rows.lowerBound) * outRowBytes
+                    if channels == 1 {
+                        let from = (shape.x * (yIn + shape.y * zIn)) * width
+                        let to = outRow + begin.x * width
+                        (dst.baseAddress! + to).copyMemory(from: src.baseAddress! + from, byteCount: shape.x * width)
+                        continue
+                    }
+                    for c in 0..<channels {
+                        let plane = (shape.x * (yIn + shape.y * (zIn + shape.z * c))) * width
+                        for x in 0..<shape.x {
+                            let from = plane + x * width
+                            let to = outRow + ((begin.x + x) * channels + c) * width
+                            (dst.baseAddress! + to).copyMemory(from: src.baseAddress! + from, byteCount: width)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

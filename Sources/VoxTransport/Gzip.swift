@@ -1,0 +1,44 @@
+import CZlib
+
+/// gzip/zlib decompression, for `.gz` files on disk and compressed bodies curl did not decode.
+public enum Gzip {
+    /// Whether `bytes` start with the gzip magic number.
+    public static func isGzip(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
+    }
+
+    /// Inflates a gzip or zlib stream (detected from its header).
+    public static func inflate(_ input: [UInt8], sizeHint: Int = 0) throws(GzipError) -> [UInt8] {
+        var stream = z_stream()
+        // 32 + 15: accept both zlib and gzip headers, with the largest window.
+        guard voxfs_inflate_init(&stream, 32 + 15) == Z_OK else { throw GzipError("inflateInit failed") }
+        defer { inflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: max(sizeHint, input.count * 4, 1024))
+        var produced = 0
+        var status: Int32 = Z_OK
+        try input.withUnsafeBufferPointer { (inBuf) throws(GzipError) in
+            stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
+            stream.avail_in = UInt32(inBuf.count)
+            while status != Z_STREAM_END {
+                if produced == output.count { output.append(contentsOf: repeatElement(0, count: output.count)) }
+                status = output.withUnsafeMutableBufferPointer { outBuf in
+                    stream.next_out = outBuf.baseAddress! + produced
+                    stream.avail_out = UInt32(outBuf.count - produced)
+                    let rc = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    produced = outBuf.count - Int(stream.avail_out)
+                    return rc
+                }
+                if status == Z_STREAM_END { break }
+                if status == Z_BUF_ERROR && stream.avail_in == 0 { throw GzipError("truncated stream") }
+                if status != Z_OK && status != Z_BUF_ERROR { throw GzipError("inflate error \(status)") }
+            }
+        }
+        output.removeSubrange(produced...)
+        return output
+    }
+}
+
+public struct GzipError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,18 @@
+/// Bounded retries with full-jitter exponential backoff.
+public struct RetryPolicy: Sendable {
+    public var maxAttempts: Int
+    public var baseDelayMilliseconds: Int
+    public var maxDelayMilliseconds: Int
+
+    public init(maxAttempts: Int = 4, baseDelayMilliseconds: Int = 100, maxDelayMilliseconds: Int = 2_000) {
+        self.maxAttempts = maxAttempts
+        self.baseDelayMilliseconds = baseDelayMilliseconds
+        self.maxDelayMilliseconds = maxDelayMilliseconds
+    }
+
+    /// The pause before attempt `attempt` (1-based retry count).
+    public func delay(beforeRetry attempt: Int) -> Duration {
+        let ceiling = min(maxDelayMilliseconds, baseDelayMilliseconds << min(attempt, 16))
+        return .milliseconds(Int.random(in: 0...max(ceiling, 1)))
+    }
+}

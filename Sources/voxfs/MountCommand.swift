@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import VoxFUSE
+import VoxNamespace
+
+struct MountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mount",
+        abstract: "Mount the sources of a config file; returns once the mount answers.")
+
+    @Argument(help: "YAML config naming the sources to mount.")
+    var config: String
+
+    @Argument(help: "Existing empty directory to mount on.")
+    var mountpoint: String
+
+    @Option(name: .customLong("cache-dir"), help: "Disk cache directory (overrides cache.dir; the disk tier is not built yet).")
+    var cacheDirectory: String?
+
+    @Option(name: .customLong("cache-size"), help: "Disk cache bound, e.g. 20GiB (overrides cache.size).")
+    var cacheSize: String?
+
+    @OptionGroup var options: MountOptions
+
+    func run() throws {
+        let mountpoint = Mountpoint.absolute(self.mountpoint)
+        let configPath = Mountpoint.absolute(config)
+        let readiness = ReadinessPipe(fd: options.readyFD)
+        do {
+            var config = try MountConfig.load(path: configPath)
+            if let cacheDirectory { config.cacheDirectory = cacheDirectory }
+            if let cacheSize {
+                guard let bytes = ByteSize.parse(cacheSize) else { throw UserFacingError("--cache-size: '\(cacheSize)' is not a size like 20GiB") }
+                config.cacheSize = bytes
+            }
+            try Mountpoint.checkUsable(mountpoint)
+            let memory = try options.memoryBytes()
+            if options.foreground {
+                try MountService.serve(config: config, mountpoint: mountpoint, memoryBytes: memory, fuseOptions: options.fuseOptions, readiness: readiness)
+            } else {
+                try Daemon.start(arguments: MountService.childArguments(configPath: configPath, mountpoint: mountpoint, options: options),
+                                 mountpoint: mountpoint, logFile: options.logFile.map(Mountpoint.absolute))
+            }
+        } catch {
+            readiness.failed("\(error)")
+            fail("\(error)")
+        }
+    }
+}
+
+/// Opening sources and serving them: what the foreground (or daemon) process does.
+enum MountService {
+    static func serve(config: MountConfig, mountpoint: String, memoryBytes: Int, fuseOptions: [String], readiness: ReadinessPipe) throws {
+        let environment = ProcessInfo.processInfo.environment
+        let budget = MemoryBudget(bytes: memoryBytes)
+        let root = try runBlocking { try await MountedTree.build(config: config, environment: environment, memory: budget) }
+        let filesystem = FuseFilesystem(root: root)
+        try FuseSession.run(filesystem, mountpoint: mountpoint, options: fuseOptions) {
+            Log.info("mounted \(config.mounts.map(\.path).joined(separator: ", ")) at \(mountpoint)")
+            readiness.ready()
+        }
+        Log.info("unmounted \(mountpoint)")
+    }
+
+    static func childArguments(configPath: String, mountpoint: String, options: MountOptions) -> [String] {
+        ["mount", configPath, mountpoint, "--foreground", "--ready-fd", "3", "--memory", options.memory]
+            + options.fuseOptions.flatMap { ["-o", $0] }
+    }
+}

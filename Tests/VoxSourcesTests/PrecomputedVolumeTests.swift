@@ -1,0 +1,102 @@
+import Testing
+import VoxCache
+import VoxSources
+import VoxTransport
+
+@Suite struct PrecomputedVolumeTests {
+    @Test(arguments: [
+        (1, DataType.uint8), (3, .uint8), (1, .uint16), (2, .float32), (1, .uint64),
+    ])
+    func planeRowsMatchTheVoxelsAcrossChunkEdges(channels: Int, dataType: DataType) async throws {
+        // Size not a multiple of the chunk, non-zero offset: truncated edge chunks on every axis.
+        let test = TestVolume(size: Vec3(50, 37, 9), offset: Vec3(3, -5, 100), chunk: Vec3(16, 16, 4), channels: channels, dataType: dataType)
+        let volume = try await test.open()
+        for z in [100, 103, 104, 108] {
+            for rows in [0..<37, 0..<1, 15..<17, 30..<37, 36..<37] {
+                let got = try await volume.planeRows(scale: 0, z: z, rows: rows)
+                #expect(got == test.expectedRows(z: z, rows: rows), "z \(z) rows \(rows)")
+            }
+        }
+    }
+
+    @Test func outOfBoundsIsAnError() async throws {
+        let test = TestVolume(size: Vec3(8, 8, 4), offset: Vec3(0, 0, 10), chunk: Vec3(8, 8, 4))
+        let volume = try await test.open()
+        await #expect(throws: SourceError.self) { try await volume.planeRows(scale: 0, z: 9, rows: 0..<1) }
+        await #expect(throws: SourceError.self) { try await volume.planeRows(scale: 0, z: 14, rows: 0..<1) }
+        await #expect(throws: SourceError.self) { try await volume.planeRows(scale: 0, z: 10, rows: 0..<9) }
+    }
+
+    @Test func missingChunkReadsAsZerosOnlyWhenFilling() async throws {
+        let test = TestVolume(size: Vec3(32, 16, 4), chunk: Vec3(16, 16, 4))
+        test.store.remove(UnshardedChunkReader.chunkKey(scale: test.geometry, cell: Vec3(1, 0, 0)))
+        let filled = try await test.open().planeRows(scale: 0, z: 2, rows: 0..<16)
+        let expected = test.expectedRows(z: 2, rows: 0..<16)
+        for y in 0..<16 {
+            #expect(filled[(y * 32)..<(y * 32 + 16)] == expected[(y * 32)..<(y * 32 + 16)])
+            #expect(filled[(y * 32 + 16)..<(y * 32 + 32)].allSatisfy { $0 == 0 })
+        }
+        let strict = try await test.open(fillMissing: false)
+        await #expect(throws: SourceError.self) { try await strict.planeRows(scale: 0, z: 2, rows: 0..<16) }
+
+        // Two mounts of one URL share the cache; the lenient one's zeros must not reach the strict one.
+        let cache = MemoryCache<DecodedChunk>(capacity: 1 << 20), limiter = ByteLimiter(capacity: 1 << 20)
+        let lenient = try await PrecomputedVolume.open(store: test.store, cache: cache, inFlight: limiter, fillMissing: true)
+        let sharing = try await PrecomputedVolume.open(store: test.store, cache: cache, inFlight: limiter, fillMissing: false)
+        _ = try await lenient.planeRows(scale: 0, z: 2, rows: 0..<16)
+        await #expect(throws: SourceError.self) { try await sharing.planeRows(scale: 0, z: 2, rows: 0..<16) }
+    }
+
+    @Test func failedFetchIsAnErrorNeverZeros() async throws {
+        let test = TestVolume(size: Vec3(32, 16, 4), chunk: Vec3(16, 16, 4))
+        let failing = FaultInjectingStore(wrapping: test.store) { key in
+            key.hasPrefix("s0/16-32") ? .fail(.httpStatus(500, url: "memory://layer/" + key)) : nil
+        }
+        let volume = try await test.open(store: failing)
+        await #expect(throws: StoreError.httpStatus(500, url: "memory://layer/s0/16-32_0-16_0-4")) {
+            try await volume.planeRows(scale: 0, z: 0, rows: 0..<1)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func failuresReturnTheirMemoryBudget() async throws {
+        let test = TestVolume(size: Vec3(64, 16, 4), chunk: Vec3(16, 16, 4))
+        let failing = FaultInjectingStore(wrapping: test.store) { key in
+            key.hasPrefix("s0/32-48") ? .fail(.httpStatus(503, url: key)) : nil
+        }
+        // Room for one chunk at a time: a leaked grant would make the second read wait forever.
+        let limiter = ByteLimiter(capacity: 16 * 16 * 4)
+        let volume = try await PrecomputedVolume.open(store: failing, cache: MemoryCache(capacity: 1), inFlight: limiter)
+        for _ in 0..<3 {
+            await #expect(throws: StoreError.self) { try await volume.planeRows(scale: 0, z: 0, rows: 0..<16) }
+        }
+        let good = try await PrecomputedVolume.open(store: test.store, cache: MemoryCache(capacity: 1), inFlight: limiter)
+        #expect(try await good.planeRows(scale: 0, z: 1, rows: 0..<16) == test.expectedRows(z: 1, rows: 0..<16))
+    }
+
+    @Test func truncatedChunkIsCorrupt() async throws {
+        let test = TestVolume(size: Vec3(16, 16, 4), chunk: Vec3(16, 16, 4))
+        let short = FaultInjectingStore(wrapping: test.store) { key in key == "info" ? nil : .replace([1, 2, 3]) }
+        let volume = try await test.open(store: short)
+        await #expect { try await volume.planeRows(scale: 0, z: 0, rows: 0..<1) } throws: { error in
+            "\(error)".contains("corrupt chunk memory://layer/s0/0-16_0-16_0-4")
+        }
+    }
+
+    @Test func slicesOfOneChunkDecodeItOnce() async throws {
+        let test = TestVolume(size: Vec3(32, 32, 8), chunk: Vec3(16, 16, 8))
+        let volume = try await test.open()
+        for z in 0..<8 { _ = try await volume.planeRows(scale: 0, z: z, rows: 0..<32) }
+        #expect(test.store.fetchCount == 1 + 4)  // info, then each chunk once
+    }
+
+    @Test func unsupportedEncodingsAreRefusedAtOpen() async throws {
+        let store = MemoryStore(["info": Array("""
+            {"type": "segmentation", "data_type": "uint64", "num_channels": 1, "scales": [{"key": "s", "size": [1,1,1],
+             "chunk_sizes": [[1,1,1]], "resolution": [1,1,1], "encoding": "compresso"}]}
+            """.utf8)])
+        await #expect { _ = try await TestVolume(size: Vec3(1, 1, 1), chunk: Vec3(1, 1, 1)).open(store: store) } throws: { error in
+            "\(error)".contains("encoding 'compresso'")
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Synchronization
+import VoxSources
+
+/// A volume computed from a formula, recording which rows were asked for.
+final class FakeVolume: VolumeSource {
+    let dataType: DataType
+    let channelCount: Int
+    let scales: [ScaleGeometry]
+    private let requested = Mutex<[Range<Int>]>([])
+
+    init(size: Vec3, chunk: Vec3, zOffset: Int = 0, channels: Int = 1, dataType: DataType = .uint8) {
+        self.dataType = dataType
+        self.channelCount = channels
+        self.scales = [ScaleGeometry(key: "s", size: size, voxelOffset: Vec3(0, 0, zOffset), chunkSize: chunk, resolution: [1, 1, 1], encoding: "raw")]
+    }
+
+    var requestedRows: [Range<Int>] { requested.withLock { $0 } }
+    func forgetRequests() { requested.withLock { $0.removeAll() } }
+
+    func byte(z: Int, y: Int, index: Int) -> UInt8 { UInt8(truncatingIfNeeded: index &* 31 &+ y &* 7 &+ z &* 13) }
+
+    func planeRows(scale: Int, z: Int, rows: Range<Int>) async throws -> [UInt8] {
+        requested.withLock { $0.append(rows) }
+        let rowBytes = rowByteCount(scale: 0)
+        var out: [UInt8] = []
+        for y in rows { for i in 0..<rowBytes { out.append(byte(z: z, y: y, index: i)) } }
+        return out
+    }
+}

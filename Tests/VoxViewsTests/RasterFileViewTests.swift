@@ -1,0 +1,79 @@
+import Testing
+import VoxSources
+@testable import VoxViews
+
+@Suite struct RasterFileViewTests {
+    @Test func npyHeaderIsAlignedAndDescribesTheArray() {
+        let header = NPYHeader.make(dataType: .uint16, shape: [3, 5, 7])
+        #expect(header.count % 64 == 0)
+        #expect(Array(header[0..<8]) == [0x93] + Array("NUMPY".utf8) + [1, 0])
+        #expect(Int(header[8]) | Int(header[9]) << 8 == header.count - 10)
+        let dict = String(decoding: header[10...], as: UTF8.self)
+        #expect(dict.hasPrefix("{'descr': '<u2', 'fortran_order': False, 'shape': (3, 5, 7), }"))
+        #expect(dict.hasSuffix(" \n"))
+        #expect(String(decoding: NPYHeader.make(dataType: .uint8, shape: [4])[10...], as: UTF8.self).contains("'shape': (4,)"))
+    }
+
+    @Test func rangesMapStraightToRows() async throws {
+        let volume = FakeVolume(size: Vec3(10, 6, 3), chunk: Vec3(4, 4, 1), zOffset: 5)
+        let view = RasterFileView(header: Array(repeating: 0xAA, count: 64), rows: StackRows(volume: volume, scale: 0))
+        #expect(view.size == 64 + 10 * 6 * 3)
+        let whole = try await view.read(offset: 0, count: view.size)
+        var expected = [UInt8](repeating: 0xAA, count: 64)
+        for z in 5..<8 { expected += try await volume.planeRows(scale: 0, z: z, rows: 0..<6) }
+        #expect(whole == expected)
+        for (offset, count) in [(0, 3), (60, 10), (64 + 55, 70), (view.size - 1, 5), (view.size + 3, 5)] {
+            let part = try await view.read(offset: offset, count: count)
+            #expect(part == Array(whole[min(offset, whole.count)..<min(offset + count, whole.count)]))
+        }
+    }
+
+    @Test(arguments: [(1, DataType.uint8), (3, .uint8), (1, .float32), (2, .int16), (1, .uint64)])
+    func tiffHeaderDescribesTheStrips(channels: Int, dataType: DataType) throws {
+        let width = 37, height = 29
+        let header = TIFFHeader.make(width: width, height: height, channels: channels, dataType: dataType)
+        let tags = try TIFFReader.tags(header)
+        #expect(tags[256] == [UInt64(width)])
+        #expect(tags[257] == [UInt64(height)])
+        #expect(tags[258] == Array(repeating: UInt64(dataType.byteWidth * 8), count: channels))
+        #expect(tags[259] == [1])
+        #expect(tags[277] == [UInt64(channels)])
+        #expect(tags[339] == Array(repeating: UInt64(dataType.tiffSampleFormat), count: channels))
+        let offsets = tags[273]!, counts = tags[279]!
+        #expect(offsets.first == UInt64(header.count))
+        #expect(counts.reduce(0, +) == UInt64(width * height * channels * dataType.byteWidth))
+        for i in 1..<offsets.count { #expect(offsets[i] == offsets[i - 1] + counts[i - 1]) }
+    }
+
+    @Test func wideImagesGetBigTIFF() {
+        let header = TIFFHeader.make(width: 70_000, height: 70_000, channels: 1, dataType: .uint8)
+        #expect(Array(header[0..<4]) == [0x49, 0x49, 43, 0])
+    }
+}
+
+/// Reads the first IFD of a classic little-endian TIFF: tag -> values.
+enum TIFFReader {
+    struct Malformed: Error {}
+
+    static func tags(_ bytes: [UInt8]) throws -> [UInt16: [UInt64]] {
+        func u16(_ at: Int) -> UInt64 { UInt64(bytes[at]) | UInt64(bytes[at + 1]) << 8 }
+        func u32(_ at: Int) -> UInt64 { u16(at) | u16(at + 2) << 16 }
+        guard bytes[0] == 0x49, bytes[1] == 0x49, u16(2) == 42 else { throw Malformed() }
+        let ifd = Int(u32(4))
+        var out: [UInt16: [UInt64]] = [:]
+        for entry in 0..<Int(u16(ifd)) {
+            let at = ifd + 2 + entry * 12
+            let tag = UInt16(u16(at)), type = u16(at + 2), count = Int(u32(at + 4))
+            let size = type == 3 ? 2 : (type == 4 ? 4 : 8)
+            let base = count * size <= 4 ? at + 8 : Int(u32(at + 8))
+            out[tag] = (0..<count).map { i in
+                switch type {
+                case 3: u16(base + i * 2)
+                case 4: u32(base + i * 4)
+                default: u32(base + i * 8) | u32(base + i * 8 + 4) << 32
+                }
+            }
+        }
+        return out
+    }
+}
