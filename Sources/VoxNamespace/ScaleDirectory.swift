@@ -30,7 +30,7 @@ public struct ScaleDirectory: VirtualDirectory {
         self.scale = scale
         self.bandCache = bandCache
         self.zRange = geometry.zRange
-        self.digits = String(max(zRange.upperBound - 1, 0)).count
+        self.digits = max(String(abs(zRange.lowerBound)).count, String(abs(zRange.upperBound - 1)).count)
         let pngTemplate = PNGTemplate(
             width: geometry.size.x, height: geometry.size.y, dataType: volume.dataType,
             channels: volume.channelCount, rowAlignment: geometry.chunkSize.y)
@@ -48,8 +48,8 @@ public struct ScaleDirectory: VirtualDirectory {
         var names: [String] = []
         names.reserveCapacity(zRange.count * formats.count + 1)
         for z in zRange {
-            let number = String(z)
-            let padded = String(repeating: "0", count: max(0, digits - number.count)) + number
+            let magnitude = String(abs(z))
+            let padded = (z < 0 ? "-" : "") + String(repeating: "0", count: max(0, digits - magnitude.count)) + magnitude
             for format in formats { names.append("z\(padded).\(format.rawValue)") }
         }
         names.append("volume.npy")
@@ -61,9 +61,10 @@ public struct ScaleDirectory: VirtualDirectory {
             return .file(RasterFileView(header: volumeNPYHeader, rows: StackRows(volume: volume, scale: scale)))
         }
         guard name.hasPrefix("z"), let dot = name.lastIndex(of: ".") else { return nil }
-        let digitsPart = name[name.index(after: name.startIndex)..<dot]
-        guard !digitsPart.isEmpty, digitsPart.allSatisfy(\.isASCII), digitsPart.allSatisfy(\.isNumber),
-              let z = Int(digitsPart), zRange.contains(z),
+        let number = name[name.index(after: name.startIndex)..<dot]
+        let digitsPart = number.hasPrefix("-") ? number.dropFirst() : number
+        guard !digitsPart.isEmpty, digitsPart.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let z = Int(number), zRange.contains(z),
               let format = SliceFormat(rawValue: String(name[name.index(after: dot)...])), formats.contains(format)
         else { return nil }
         let rows = PlaneRows(volume: volume, scale: scale, z: z)

@@ -45,6 +45,16 @@ import VoxViews
         #expect(volume.size == header.count + 96 * 10 * 20)
     }
 
+    @Test func negativeZIsNamedWithASign() async throws {
+        let store = MemoryStore(["info": Array(#"{"type": "image", "data_type": "uint8", "scales": [{"key": "s", "size": [4, 4, 15], "voxel_offset": [0, 0, -3], "chunk_sizes": [[4, 4, 4]], "encoding": "raw"}]}"#.utf8)])
+        let volume = try await PrecomputedVolume.open(store: store, cache: MemoryCache(capacity: 1 << 20), inFlight: ByteLimiter(capacity: 1 << 20))
+        let scale = ScaleDirectory(path: "/x/s", volume: volume, scale: 0, bandCache: MemoryCache(capacity: 1 << 20))
+        #expect(Array(scale.entryNames().prefix(3)) == ["z-03.png", "z-03.tif", "z-03.npy"])
+        #expect(scale.entryNames().contains("z08.npy") && scale.entryNames().contains("z11.npy"))
+        for name in ["z-3.png", "z-03.npy", "z0.tif", "z11.png"] { #expect(scale.child(named: name) != nil, "\(name)") }
+        for name in ["z-4.png", "z12.png", "z--3.png", "z-.png"] { #expect(scale.child(named: name) == nil, "\(name)") }
+    }
+
     @Test func treeAssemblesIntermediateDirectories() {
         let leaf = VirtualNode.directory(FixedDirectory([]))
         let root = MountedTree.assemble([("/minnie65/em", leaf), ("/minnie65/seg", leaf), ("/pinky/em", leaf)])

@@ -7,11 +7,14 @@ checks pass on correct files and fail on subtly wrong ones.
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
 import zlib
 
 import numpy as np
+
+from volumes import expected_slice, expected_volume
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 PNG_COLOR = {1: 0, 3: 2, 4: 6}  # channels -> IHDR colour type (grey, RGB, RGBA)
@@ -146,9 +149,6 @@ def slice_path(layer, vol, mip: int, z: int, ext: str):
 
 def check_slice(layer, vol, mip: int, z: int, ext: str, ref: np.ndarray) -> None:
     """One z-slice file: stat size == bytes read, format, voxel-for-voxel data."""
-    import os
-    from volumes import expected_slice
-
     p = slice_path(layer, vol, mip, z, ext)
     st = os.stat(p)
     with open(p, "rb") as f:
@@ -161,9 +161,6 @@ def check_slice(layer, vol, mip: int, z: int, ext: str, ref: np.ndarray) -> None
 
 def check_volume_npy(layer, vol, mip: int, ref: np.ndarray) -> None:
     """volume.npy: np.load(mmap_mode='r') equals the scale; so does a subregion."""
-    import os
-    from volumes import expected_volume
-
     p = layer / vol.scale(mip)["key"] / "volume.npy"
     exp = expected_volume(ref)
     with open(p, "rb") as f:
@@ -195,8 +192,6 @@ def expected_listing(vol, mip: int) -> set:
 def check_listing(layer, vol, mip: int, check_order: bool = True) -> None:
     """Exact set of names; with ``check_order``, each format's slices in ascending z
     (readdir order; a plain directory on disk lists in hash order, hence optional)."""
-    import os
-
     d = layer / vol.scale(mip)["key"]
     names = os.listdir(d)
     assert len(names) == len(set(names)), f"{d}: duplicate names in listing"

@@ -8,6 +8,9 @@
 * ``voxfs_bin``     the binary ($VOXFS_BIN or <repo>/.build/debug/voxfs)
 * ``voxfs_mount``   one daemonized mount of every volume for the session
 
+Run: /tmp/venv-probe/bin/python -m pytest Tests/integration -x -q
+(as root or with FUSE permissions; needs nginx, fusermount3, curl and the
+packages of requirements.txt). VOXFS_BIN overrides the binary.
 Set VOXFS_ALLOW_MISSING=1 to skip (instead of fail) the tests that need the
 binary when it has not been built.
 """

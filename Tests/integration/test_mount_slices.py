@@ -67,7 +67,8 @@ def test_scale_listing(name, mip, voxfs_mount):
 
 def test_layer_and_root_listing(voxfs_mount):
     mp = voxfs_mount.mp
-    assert sorted(os.listdir(mp)) == ["broken", "cv", "gz", "missing", "strict", "ts"]
+    top = {n.split("/")[0] for n in V.BY_NAME} | {STRICT_KEY.split("/")[1]}
+    assert sorted(os.listdir(mp)) == sorted(top)
     assert sorted(os.listdir(mp / "cv")) == sorted(n.split("/")[1] for n in V.BY_NAME if n.startswith("cv/"))
     assert sorted(os.listdir(mp / "strict")) == ["missing-u8"]
     for name, vol in voxfs_mount.vols.items():
@@ -258,16 +259,22 @@ def test_missing_chunk_reads_as_zeros(voxfs_mount):
 
 def test_fill_missing_false_gives_eio(voxfs_mount):
     """Inferred from the config option: with fill_missing: false a 404 chunk is an
-    error (EIO), like cloud-volume's fill_missing=False; other chunks still read."""
+    error (EIO), like cloud-volume's fill_missing=False; other chunks still read.
+    The same source is also mounted with fill_missing (default true) at
+    /missing/u8; reading the hole there first must not make the strict mount
+    serve the cached zeros."""
     vol = voxfs_mount.vols["missing/u8"]
-    layer = voxfs_mount.layer(STRICT_KEY)
-    ok = C.slice_path(layer, vol, 0, 5, "npy")
+    strict = voxfs_mount.layer(STRICT_KEY)
+    ok = C.slice_path(strict, vol, 0, 5, "npy")
     assert np.array_equal(np.load(ok), vol.written[0][:, :, 5, 0].T)
-    bad = C.slice_path(layer, vol, 0, 20, "npy")
-    with pytest.raises(OSError) as ei:
-        with open(bad, "rb") as f:
-            f.read()
-    assert ei.value.errno == errno.EIO, ei.value
+    lenient = C.slice_path(voxfs_mount.layer("missing/u8"), vol, 0, 24, "npy")
+    assert not np.load(lenient)[64:128, 64:128].any()
+    for z, ext in ((24, "npy"), (25, "png"), (17, "tif")):
+        bad = C.slice_path(strict, vol, 0, z, ext)
+        with pytest.raises(OSError) as ei:
+            with open(bad, "rb") as f:
+                f.read()
+        assert ei.value.errno == errno.EIO, ei.value
 
 
 # ---------------------------------------------------------------- gzip
