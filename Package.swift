@@ -37,9 +37,10 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "VoxTransportTests", dependencies: ["VoxTransport"], swiftSettings: strict),
+        .target(name: "VoxTestSupport", path: "Tests/VoxTestSupport", swiftSettings: strict),
+        .testTarget(name: "VoxTransportTests", dependencies: ["VoxTransport", "VoxTestSupport"], swiftSettings: strict),
         .testTarget(name: "VoxCacheTests", dependencies: ["VoxCache"], swiftSettings: strict),
-        .testTarget(name: "VoxSourcesTests", dependencies: ["VoxSources", "VoxTransport", "VoxCache", "VoxDemo", "CZlib"], swiftSettings: strict),
+        .testTarget(name: "VoxSourcesTests", dependencies: ["VoxSources", "VoxTransport", "VoxCache", "VoxDemo", "CZlib", "VoxTestSupport"], swiftSettings: strict),
         .testTarget(name: "VoxViewsTests", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "CZlib"], swiftSettings: strict),
         .testTarget(name: "VoxNamespaceTests", dependencies: ["VoxNamespace", "VoxTransport"], swiftSettings: strict),
     ]

@@ -1,5 +1,6 @@
 import CZlib
 import Testing
+import VoxTestSupport
 import VoxDemo
 import VoxSources
 
@@ -115,14 +116,3 @@ func makePNG(width: Int, height: Int, colorType: UInt8, pixels: [UInt8], bpp: In
 }
 
 func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
-
-func hex(_ text: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex {
-        let next = text.index(index, offsetBy: 2)
-        bytes.append(UInt8(text[index..<next], radix: 16)!)
-        index = next
-    }
-    return bytes
-}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VoxTestSupport
 @testable import VoxTransport
 
 @Suite struct FileStoreTests {
@@ -41,15 +42,4 @@ import Testing
         #expect(try Gzip.inflate(Self.gzipped) == Self.text)
         #expect(throws: GzipError.self) { try Gzip.inflate([0x1F, 0x8B, 0x08, 0x00]) }
     }
-}
-
-func hex(_ text: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex {
-        let next = text.index(index, offsetBy: 2)
-        bytes.append(UInt8(text[index..<next], radix: 16)!)
-        index = next
-    }
-    return bytes
 }
