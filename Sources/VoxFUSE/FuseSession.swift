@@ -21,6 +21,7 @@ public enum FuseSession {
     public static func run(
         _ filesystem: FuseFilesystem, mountpoint: String, options: [String], onMounted: () -> Void
     ) throws(MountError) {
+        voxfs_limit_malloc_arenas(2)
         let arguments = ["voxfs", "-o", "ro,default_permissions,fsname=voxfs,subtype=voxfs,max_read=\(FuseFilesystem.maxRead)"]
             + options.flatMap { ["-o", $0] }
         var args = fuse_args()

@@ -9,12 +9,17 @@ public struct MemoryBudget: Sendable {
     public let pngBands: MemoryCache<[UInt8]>
     public let inFlight: ByteLimiter
 
-    /// Half the budget for cached decoded chunks, a quarter for chunks being fetched and
-    /// copied, an eighth for rendered PNG bands; the rest is headroom for reply buffers.
+    /// Headroom that is not the caches': the runtime and libraries, and the reply buffers of
+    /// concurrent reads (a few MiB each).
+    public static let fixedOverhead = 80 << 20
+
+    /// Of what the overhead leaves: half for cached decoded chunks, a quarter for chunks being
+    /// fetched and copied, a sixteenth for rendered PNG bands, and the rest for allocator slack.
     public init(bytes: Int = 512 << 20) {
-        chunks = MemoryCache(capacity: bytes / 2)
-        inFlight = ByteLimiter(capacity: bytes / 4)
-        pngBands = MemoryCache(capacity: bytes / 8)
+        let usable = max(bytes - Self.fixedOverhead, 16 << 20)
+        chunks = MemoryCache(capacity: usable / 2)
+        inFlight = ByteLimiter(capacity: usable / 4)
+        pngBands = MemoryCache(capacity: usable / 16)
     }
 }
 

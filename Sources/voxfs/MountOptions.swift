@@ -19,8 +19,8 @@ struct MountOptions: ParsableArguments {
     var readyFD: Int32?
 
     func memoryBytes() throws -> Int {
-        guard let bytes = ByteSize.parse(memory), bytes >= 64 << 20 else {
-            throw UserFacingError("--memory: '\(memory)' is not a size of at least 64MiB")
+        guard let bytes = ByteSize.parse(memory), bytes >= 128 << 20 else {
+            throw UserFacingError("--memory: '\(memory)' is not a size of at least 128MiB")
         }
         return bytes
     }
