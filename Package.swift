@@ -19,10 +19,12 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // Data flows one way: Transport -> Cache -> Sources -> Views -> Namespace -> FUSE.
         .target(name: "VoxTransport", dependencies: ["CCurl", "CZlib"], swiftSettings: strict),
-        .target(name: "VoxCache", swiftSettings: strict),
+        .target(name: "VoxCache", dependencies: ["CZstd", "CSQLite", "CZlib"], swiftSettings: strict),
         .target(name: "VoxSources", dependencies: ["VoxTransport", "VoxCache", "CTurboJPEG", "CZlib"], swiftSettings: strict),
         .target(name: "VoxViews", dependencies: ["VoxSources", "CZlib"], swiftSettings: strict),
         .target(name: "VoxNamespace", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "Yams"], swiftSettings: strict),
@@ -39,7 +41,7 @@ let package = Package(
 
         .target(name: "VoxTestSupport", path: "Tests/VoxTestSupport", swiftSettings: strict),
         .testTarget(name: "VoxTransportTests", dependencies: ["VoxTransport", "VoxTestSupport"], swiftSettings: strict),
-        .testTarget(name: "VoxCacheTests", dependencies: ["VoxCache"], swiftSettings: strict),
+        .testTarget(name: "VoxCacheTests", dependencies: ["VoxCache", "CSQLite"], swiftSettings: strict),
         .testTarget(name: "VoxSourcesTests", dependencies: ["VoxSources", "VoxTransport", "VoxCache", "VoxDemo", "CZlib", "VoxTestSupport"], swiftSettings: strict),
         .testTarget(name: "VoxViewsTests", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "CZlib"], swiftSettings: strict),
         .testTarget(name: "VoxNamespaceTests", dependencies: ["VoxNamespace", "VoxTransport"], swiftSettings: strict),

@@ -26,6 +26,7 @@ static inline struct fuse_session *voxfs_fuse_session_new(struct fuse_args *args
 }
 
 static inline void voxfs_fi_set_keep_cache(struct fuse_file_info *fi) { fi->keep_cache = 1; fi->direct_io = 0; }
+static inline void voxfs_fi_set_direct_io(struct fuse_file_info *fi) { fi->direct_io = 1; fi->keep_cache = 0; }
 static inline void voxfs_fi_set_cache_readdir(struct fuse_file_info *fi) { fi->cache_readdir = 1; fi->keep_cache = 1; }
 static inline int voxfs_fi_flags(const struct fuse_file_info *fi) { return fi->flags; }
 static inline uint64_t voxfs_fi_fh(const struct fuse_file_info *fi) { return fi->fh; }

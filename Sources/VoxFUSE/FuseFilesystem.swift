@@ -18,11 +18,15 @@ public final class FuseFilesystem: Sendable {
     private let openDirectories = Mutex<[UInt64: [String]]>([:])
     private let nextHandle = Atomic<UInt64>(1)
     private let reads = Mutex<[UInt64: Task<Void, Never>]>([:])
+    /// What each open handle of a live file reads: one consistent snapshot per open.
+    private let liveSnapshots = Mutex<[UInt64: [UInt8]]>([:])
+    public let served: ServedCounters
     private let mountTime = time(nil)
     private let owner = (uid: getuid(), gid: getgid())
 
-    public init(root: VirtualNode) {
+    public init(root: VirtualNode, served: ServedCounters = ServedCounters()) {
         inodes = Mutex(InodeTable(root: root))
+        self.served = served
     }
 
     // MARK: attributes
@@ -45,15 +49,25 @@ public final class FuseFilesystem: Sendable {
             attr.st_nlink = 1
             attr.st_size = off_t(view.size)
             attr.st_blocks = blkcnt_t((view.size + 511) / 512)
+        case let .liveFile(snapshot):
+            attr.st_mode = S_IFREG | 0o444
+            attr.st_nlink = 1
+            attr.st_size = off_t(snapshot().count)
         }
         return attr
+    }
+
+    /// Live files change: the kernel must ask again every time.
+    func attributeTimeout(_ node: VirtualNode) -> Double {
+        if case .liveFile = node { return 0 }
+        return Self.cacheSeconds
     }
 
     func entry(_ inode: UInt64, _ node: VirtualNode) -> fuse_entry_param {
         var entry = fuse_entry_param()
         entry.ino = inode
         entry.attr = attributes(inode, node)
-        entry.attr_timeout = Self.cacheSeconds
+        entry.attr_timeout = attributeTimeout(node)
         entry.entry_timeout = Self.cacheSeconds
         return entry
     }
@@ -85,19 +99,38 @@ public final class FuseFilesystem: Sendable {
     func getattr(_ request: FuseRequest, inode: UInt64) {
         guard let node = inodes.withLock({ $0[inode]?.node }) else { return request.fail(ENOENT) }
         var attr = attributes(inode, node)
-        fuse_reply_attr(request.raw, &attr, Self.cacheSeconds)
+        fuse_reply_attr(request.raw, &attr, attributeTimeout(node))
     }
 
     func open(_ request: FuseRequest, inode: UInt64, info: UnsafeMutablePointer<fuse_file_info>) {
         guard let node = inodes.withLock({ $0[inode]?.node }) else { return request.fail(ENOENT) }
-        guard case .file = node else { return request.fail(EISDIR) }
         let mode = voxfs_fi_flags(info) & O_ACCMODE
         guard mode == O_RDONLY, voxfs_fi_flags(info) & O_TRUNC == 0 else { return request.fail(EROFS) }
-        voxfs_fi_set_keep_cache(info)
+        switch node {
+        case .directory:
+            return request.fail(EISDIR)
+        case .file:
+            voxfs_fi_set_keep_cache(info)
+        case let .liveFile(snapshot):
+            // direct_io: reads go past the size the kernel last saw, and nothing is cached.
+            let handle = nextHandle.add(1, ordering: .relaxed).newValue
+            liveSnapshots.withLock { $0[handle] = snapshot() }
+            voxfs_fi_set_fh(info, handle)
+            voxfs_fi_set_direct_io(info)
+        }
         fuse_reply_open(request.raw, info)
     }
 
-    func read(_ request: FuseRequest, inode: UInt64, size: Int, offset: Int) {
+    func release(_ request: FuseRequest, info: UnsafeMutablePointer<fuse_file_info>) {
+        _ = liveSnapshots.withLock { $0.removeValue(forKey: voxfs_fi_fh(info)) }
+        request.fail(0)
+    }
+
+    func read(_ request: FuseRequest, inode: UInt64, size: Int, offset: Int, info: UnsafeMutablePointer<fuse_file_info>) {
+        if let snapshot = liveSnapshots.withLock({ $0[voxfs_fi_fh(info)] }) {
+            let start = min(offset, snapshot.count)
+            return request.reply(bytes: Array(snapshot[start..<min(start + size, snapshot.count)]))
+        }
         guard let node = inodes.withLock({ $0[inode] }) else { return request.fail(ENOENT) }
         guard case let .file(view) = node.node else { return request.fail(EISDIR) }
         let path = node.path
@@ -115,10 +148,13 @@ public final class FuseFilesystem: Sendable {
                 do {
                     let bytes = try await view.read(offset: offset, count: size)
                     if Task.isCancelled { return request.fail(EINTR) }
+                    self.served.reads.add(1, ordering: .relaxed)
+                    self.served.bytes.add(bytes.count, ordering: .relaxed)
                     request.reply(bytes: bytes)
                 } catch is CancellationError {
                     request.fail(EINTR)
                 } catch {
+                    self.served.errors.add(1, ordering: .relaxed)
                     Log.error("read \(path) [\(offset), \(offset + size)): \(error)")
                     request.fail(EIO)
                 }

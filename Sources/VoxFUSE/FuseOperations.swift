@@ -38,13 +38,13 @@ enum FuseOperations {
             guard let req, let info else { return }
             FuseFilesystem.from(req).open(FuseRequest(raw: req), inode: inode, info: info)
         }
-        ops.read = { req, inode, size, offset, _ in
-            guard let req else { return }
-            FuseFilesystem.from(req).read(FuseRequest(raw: req), inode: inode, size: size, offset: Int(offset))
+        ops.read = { req, inode, size, offset, info in
+            guard let req, let info else { return }
+            FuseFilesystem.from(req).read(FuseRequest(raw: req), inode: inode, size: size, offset: Int(offset), info: info)
         }
-        ops.release = { req, _, _ in
-            guard let req else { return }
-            fuse_reply_err(req, 0)
+        ops.release = { req, _, info in
+            guard let req, let info else { return }
+            FuseFilesystem.from(req).release(FuseRequest(raw: req), info: info)
         }
         ops.opendir = { req, inode, info in
             guard let req, let info else { return }

@@ -8,18 +8,22 @@ public struct MemoryBudget: Sendable {
     public let chunks: MemoryCache<DecodedChunk>
     public let pngBands: MemoryCache<[UInt8]>
     public let inFlight: ByteLimiter
+    /// Bytes of decoded chunks that may wait to be written to the disk cache.
+    public let diskWriteBuffer: Int
 
     /// Headroom that is not the caches': the runtime and libraries, and the reply buffers of
     /// concurrent reads (a few MiB each).
     public static let fixedOverhead = 80 << 20
 
     /// Of what the overhead leaves: half for cached decoded chunks, a quarter for chunks being
-    /// fetched and copied, a sixteenth for rendered PNG bands, and the rest for allocator slack.
+    /// fetched and copied, a sixteenth each for rendered PNG bands and for chunks waiting to be
+    /// written to disk, and the rest for allocator slack.
     public init(bytes: Int = 512 << 20) {
         let usable = max(bytes - Self.fixedOverhead, 16 << 20)
         chunks = MemoryCache(capacity: usable / 2)
         inFlight = ByteLimiter(capacity: usable / 4)
         pngBands = MemoryCache(capacity: usable / 16)
+        diskWriteBuffer = usable / 16
     }
 }
 
@@ -30,14 +34,18 @@ public enum MountedTree {
         public let description: String
     }
 
+    /// - Parameters:
+    ///   - disk: the persistent chunk cache, or nil to run without one.
+    ///   - statistics: the content of the hidden `/.voxfs/stats.json`.
     public static func build(
-        config: MountConfig, environment: [String: String], memory: MemoryBudget
+        config: MountConfig, environment: [String: String], memory: MemoryBudget, disk: DiskCache? = nil,
+        statistics: (@Sendable () -> [UInt8])? = nil
     ) async throws(OpenError) -> VirtualNode {
         let layers: [(String, VirtualNode)]
         do {
             layers = try await withThrowingTaskGroup(of: (String, VirtualNode).self) { group in
                 for mount in config.mounts {
-                    group.addTask { (mount.path, try await open(mount, environment: environment, memory: memory)) }
+                    group.addTask { (mount.path, try await open(mount, environment: environment, memory: memory, disk: disk)) }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -46,15 +54,19 @@ public enum MountedTree {
         } catch {
             throw OpenError(description: "\(error)")
         }
-        return assemble(layers)
+        let hidden = statistics.map { [(".voxfs", VirtualNode.directory(FixedDirectory([("stats.json", .liveFile($0))])))] } ?? []
+        return assemble(layers, hidden: hidden)
     }
 
-    private static func open(_ mount: MountConfig.Mount, environment: [String: String], memory: MemoryBudget) async throws(OpenError) -> VirtualNode {
+    private static func open(
+        _ mount: MountConfig.Mount, environment: [String: String], memory: MemoryBudget, disk: DiskCache?
+    ) async throws(OpenError) -> VirtualNode {
         do {
             let store = try mount.source.store(environment: environment)
             switch mount.source.format {
             case .precomputed:
-                let volume = try await PrecomputedVolume.open(store: store, cache: memory.chunks, inFlight: memory.inFlight, fillMissing: mount.fillMissing)
+                let volume = try await PrecomputedVolume.open(
+                    store: store, cache: memory.chunks, disk: disk, inFlight: memory.inFlight, fillMissing: mount.fillMissing)
                 return .directory(ImageLayerDirectory(
                     path: mount.path, volume: volume, infoJSON: volume.info.rawJSON, bandCache: memory.pngBands))
             }
@@ -63,8 +75,8 @@ public enum MountedTree {
         }
     }
 
-    /// Builds the directories above the layers from their paths.
-    static func assemble(_ layers: [(String, VirtualNode)]) -> VirtualNode {
+    /// Builds the directories above the layers from their paths; `hidden` goes in the root.
+    static func assemble(_ layers: [(String, VirtualNode)], hidden: [(String, VirtualNode)] = []) -> VirtualNode {
         final class Builder {
             var children: [(String, Builder)] = []
             var node: VirtualNode?
@@ -76,8 +88,8 @@ public enum MountedTree {
                 return child
             }
 
-            func build() -> VirtualNode {
-                node ?? .directory(FixedDirectory(children.map { ($0.0, $0.1.build()) }))
+            func build(hidden: [(String, VirtualNode)] = []) -> VirtualNode {
+                node ?? .directory(FixedDirectory(children.map { ($0.0, $0.1.build()) }, hidden: hidden))
             }
         }
         let root = Builder()
@@ -86,6 +98,6 @@ public enum MountedTree {
             for part in path.split(separator: "/") { at = at.descend(String(part)) }
             at.node = node
         }
-        return root.build()
+        return root.build(hidden: hidden)
     }
 }

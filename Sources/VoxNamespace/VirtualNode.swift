@@ -4,6 +4,8 @@ import VoxViews
 public enum VirtualNode: Sendable {
     case directory(any VirtualDirectory)
     case file(any FileView)
+    /// A file whose content changes (live counters): each open reads a fresh snapshot.
+    case liveFile(@Sendable () -> [UInt8])
 }
 
 /// A directory whose children are computed on demand: a scale can hold tens of thousands of slices.
@@ -17,14 +19,17 @@ public protocol VirtualDirectory: Sendable {
 /// A directory with a fixed set of children: the skeleton above the mounted layers.
 public struct FixedDirectory: VirtualDirectory {
     public let children: [(String, VirtualNode)]
+    /// Children that resolve by name but are not listed (`/.voxfs`).
+    public let hidden: [(String, VirtualNode)]
 
-    public init(_ children: [(String, VirtualNode)]) {
+    public init(_ children: [(String, VirtualNode)], hidden: [(String, VirtualNode)] = []) {
         self.children = children
+        self.hidden = hidden
     }
 
     public func entryNames() -> [String] { children.map(\.0) }
 
     public func child(named name: String) -> VirtualNode? {
-        children.first { $0.0 == name }?.1
+        (children.first { $0.0 == name } ?? hidden.first { $0.0 == name })?.1
     }
 }

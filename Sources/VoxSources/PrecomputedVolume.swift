@@ -8,8 +8,12 @@ public final class PrecomputedVolume: VolumeSource {
     private let reader: any ChunkReader
     private let decoders: [any ChunkDecoder]
     private let cache: MemoryCache<DecodedChunk>
+    private let disk: DiskCache?
     private let inFlight: ByteLimiter
     private let fillMissing: Bool
+    /// Identifies this version of the layer in cache keys: the info's validator (ETag, or
+    /// Last-Modified and size), else a checksum of the info itself.
+    private let version: String
 
     public var dataType: DataType { info.dataType }
     public var channelCount: Int { info.channelCount }
@@ -18,21 +22,24 @@ public final class PrecomputedVolume: VolumeSource {
     /// Fetches and checks the layer's info, and makes sure every scale can be read.
     /// - Parameters:
     ///   - cache: decoded chunks, shared by every volume of the mount.
+    ///   - disk: the persistent tier, if any; also serves the info when the server is down.
     ///   - inFlight: bounds the decoded bytes being fetched or copied at once, mount-wide.
     public static func open(
-        store: any ObjectStore, cache: MemoryCache<DecodedChunk>, inFlight: ByteLimiter, fillMissing: Bool = true
+        store: any ObjectStore, cache: MemoryCache<DecodedChunk>, disk: DiskCache? = nil, inFlight: ByteLimiter,
+        fillMissing: Bool = true
     ) async throws -> PrecomputedVolume {
         let url = store.describe("info")
-        guard let fetched = try await store.fetch("info") else {
+        guard let fetched = try await MetadataCache.fetch("info", from: store, disk: disk) else {
             throw SourceError.invalidInfo("no info file (404)", url: url)
         }
         let info = try PrecomputedInfo(json: fetched.bytes, url: url)
-        return try PrecomputedVolume(info: info, store: store, cache: cache, inFlight: inFlight, fillMissing: fillMissing)
+        return try PrecomputedVolume(
+            info: info, version: fetched.validator, store: store, cache: cache, disk: disk, inFlight: inFlight, fillMissing: fillMissing)
     }
 
     public init(
-        info: PrecomputedInfo, store: any ObjectStore, cache: MemoryCache<DecodedChunk>,
-        inFlight: ByteLimiter, fillMissing: Bool = true
+        info: PrecomputedInfo, version: String?, store: any ObjectStore, cache: MemoryCache<DecodedChunk>,
+        disk: DiskCache?, inFlight: ByteLimiter, fillMissing: Bool = true
     ) throws {
         var decoders: [any ChunkDecoder] = []
         for scale in info.scales {
@@ -54,6 +61,8 @@ public final class PrecomputedVolume: VolumeSource {
         self.reader = UnshardedChunkReader(store: store)
         self.decoders = decoders
         self.cache = cache
+        self.disk = disk
+        self.version = version ?? "crc32:\(Checksum.crc32(info.rawJSON)):\(info.rawJSON.count)"
         self.inFlight = inFlight
         self.fillMissing = fillMissing
     }
@@ -64,18 +73,26 @@ public final class PrecomputedVolume: VolumeSource {
     /// zeros or fails is this volume's policy, applied after the cache.
     public func chunk(scale index: Int, cell: Vec3) async throws -> DecodedChunk {
         let scale = info.scales[index].geometry
-        let key = "\(location)|\(scale.key)|\(cell.x),\(cell.y),\(cell.z)"
+        let key = "chunk|\(location)|\(version)|\(scale.key)|\(cell.x),\(cell.y),\(cell.z)"
         let decoded = try await cache.value(for: key, cost: { $0.cost }) { [self] in
             let (begin, end) = scale.chunkBounds(cell)
             let layout = ChunkLayout(shape: end - begin, channelCount: channelCount, dataType: dataType)
+            switch disk?.read(key) {
+            case .missing?: return DecodedChunk(shape: layout.shape, voxels: nil)
+            case let .bytes(voxels)? where voxels.count == layout.decodedByteCount:
+                return DecodedChunk(shape: layout.shape, voxels: voxels)
+            case .bytes?, nil: break  // a wrong length cannot be this chunk: fetch it again
+            }
             guard let stored = try await reader.storedChunk(scale: scale, cell: cell) else {
+                await disk?.store(key, .missing)
                 return DecodedChunk(shape: layout.shape, voxels: nil)
             }
-            do {
-                return DecodedChunk(shape: layout.shape, voxels: try decoders[index].decode(stored, layout: layout))
-            } catch {
+            let voxels: [UInt8]
+            do { voxels = try decoders[index].decode(stored, layout: layout) } catch {
                 throw SourceError.corruptChunk("\(error)", url: reader.describe(scale: scale, cell: cell))
             }
+            await disk?.store(key, .bytes(voxels))
+            return DecodedChunk(shape: layout.shape, voxels: voxels)
         }
         if decoded.voxels == nil && !fillMissing {
             throw SourceError.missingChunk(url: reader.describe(scale: scale, cell: cell))

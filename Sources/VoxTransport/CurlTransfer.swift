@@ -54,6 +54,8 @@ final class CurlTransfer: @unchecked Sendable {
         if let headerList { curl_slist_free_all(headerList) }
     }
 
+    var receivedHeaders: [String: String] { headers }
+
     func appendBody(_ bytes: UnsafeRawBufferPointer) {
         body.append(contentsOf: bytes)
     }
@@ -90,10 +92,11 @@ final class CurlTransfer: @unchecked Sendable {
     }
 }
 
-private extension String {
+extension String {
     func trimmingSuffix() -> Substring {
         var s = Substring(self)
-        while let last = s.last, last == "\r" || last == "\n" { s = s.dropLast() }
+        // "\r\n" is one Character in Swift: test for newlines, not for "\r" and "\n" apart.
+        while let last = s.last, last.isNewline { s = s.dropLast() }
         return s
     }
 }

@@ -5,16 +5,18 @@ public struct HTTPStore: ObjectStore {
     private let retry: RetryPolicy
     private let limits: TransferLimits
     private let headers: [String]
+    private let counters: TransportCounters
 
     public init(
         baseURL: String, engine: CurlEngine = .shared, retry: RetryPolicy = .init(),
-        limits: TransferLimits = .init(), headers: [String] = []
+        limits: TransferLimits = .init(), headers: [String] = [], counters: TransportCounters = .shared
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.engine = engine
         self.retry = retry
         self.limits = limits
         self.headers = headers
+        self.counters = counters
     }
 
     public var location: String { baseURL }
@@ -27,11 +29,26 @@ public struct HTTPStore: ObjectStore {
         while true {
             attempt += 1
             do {
-                return try Self.interpret(try await engine.perform(request), url: url, range: range)
+                let object = try Self.interpret(try await perform(request), url: url, range: range)
+                if object == nil { counters.notFound.add(1, ordering: .relaxed) }
+                return object
             } catch let error as StoreError where error.isRetryable && attempt < retry.maxAttempts {
+                counters.retries.add(1, ordering: .relaxed)
                 try await Task.sleep(for: retry.delay(beforeRetry: attempt))
+            } catch {
+                counters.errors.add(1, ordering: .relaxed)
+                throw error
             }
         }
+    }
+
+    private func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+        counters.requests.add(1, ordering: .relaxed)
+        counters.inFlight.add(1, ordering: .relaxed)
+        defer { counters.inFlight.subtract(1, ordering: .relaxed) }
+        let response = try await engine.perform(request)
+        counters.bytesFetched.add(response.body.count, ordering: .relaxed)
+        return response
     }
 
     /// Maps a response to an object, "not found", or an error.

@@ -33,11 +33,12 @@ struct DemoCommand: ParsableCommand {
         }
     }
 
+    /// `$XDG_DATA_HOME/voxfs/demo`, else `~/.local/share/voxfs/demo`: beside, not inside, the cache.
     static func demoDirectory() -> URL {
         let environment = ProcessInfo.processInfo.environment
-        let cache = environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
-        return cache.appendingPathComponent("voxfs/demo")
+        let data = environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share")
+        return data.appendingPathComponent("voxfs/demo")
     }
 
     static func instructions(_ mountpoint: String) -> String {

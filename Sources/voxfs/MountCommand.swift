@@ -14,10 +14,10 @@ struct MountCommand: ParsableCommand {
     @Argument(help: "Existing empty directory to mount on.")
     var mountpoint: String
 
-    @Option(name: .customLong("cache-dir"), help: "Disk cache directory (overrides cache.dir; the disk tier is not built yet).")
+    @Option(name: .customLong("cache-dir"), help: "Disk cache directory (overrides cache.dir; default $XDG_CACHE_HOME/voxfs or ~/.cache/voxfs).")
     var cacheDirectory: String?
 
-    @Option(name: .customLong("cache-size"), help: "Disk cache bound, e.g. 20GiB (overrides cache.size).")
+    @Option(name: .customLong("cache-size"), help: "Disk cache bound, e.g. 20GiB (overrides cache.size; default 10GiB or 10% of free space, whichever is smaller).")
     var cacheSize: String?
 
     @OptionGroup var options: MountOptions
@@ -38,7 +38,9 @@ struct MountCommand: ParsableCommand {
             if options.foreground {
                 try MountService.serve(config: config, mountpoint: mountpoint, memoryBytes: memory, fuseOptions: options.fuseOptions, readiness: readiness)
             } else {
-                try Daemon.start(arguments: MountService.childArguments(configPath: configPath, mountpoint: mountpoint, options: options),
+                try Daemon.start(arguments: MountService.childArguments(configPath: configPath, mountpoint: mountpoint, options: options)
+                                    + (cacheDirectory.map { ["--cache-dir", CacheLocation.expand($0)] } ?? [])
+                                    + (cacheSize.map { ["--cache-size", $0] } ?? []),
                                  mountpoint: mountpoint, logFile: options.logFile.map(Mountpoint.absolute))
             }
         } catch {
@@ -53,12 +55,19 @@ enum MountService {
     static func serve(config: MountConfig, mountpoint: String, memoryBytes: Int, fuseOptions: [String], readiness: ReadinessPipe) throws {
         let environment = ProcessInfo.processInfo.environment
         let budget = MemoryBudget(bytes: memoryBytes)
-        let root = try runBlocking { try await MountedTree.build(config: config, environment: environment, memory: budget) }
-        let filesystem = FuseFilesystem(root: root)
+        let disk = try CacheLocation.open(directory: config.cacheDirectory, size: config.cacheSize, writeBuffer: budget.diskWriteBuffer)
+        let served = ServedCounters()
+        let root = try runBlocking {
+            try await MountedTree.build(
+                config: config, environment: environment, memory: budget, disk: disk,
+                statistics: { MountStatistics.json(memory: budget, disk: disk, served: served) })
+        }
+        let filesystem = FuseFilesystem(root: root, served: served)
         try FuseSession.run(filesystem, mountpoint: mountpoint, options: fuseOptions) {
-            Log.info("mounted \(config.mounts.map(\.path).joined(separator: ", ")) at \(mountpoint)")
+            Log.info("mounted \(config.mounts.map(\.path).joined(separator: ", ")) at \(mountpoint), cache \(disk.directory)")
             readiness.ready()
         }
+        disk.flush()
         Log.info("unmounted \(mountpoint)")
     }
 

@@ -5,7 +5,7 @@ struct Voxfs: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voxfs",
         abstract: "Mount remote connectomics volumes as a read-only tree of PNG, TIFF and NPY files.",
-        subcommands: [MountCommand.self, UnmountCommand.self, DemoCommand.self])
+        subcommands: [MountCommand.self, UnmountCommand.self, DemoCommand.self, CacheCommand.self])
 }
 
 /// A failure already phrased for the user: printed as one line, exit status 1.

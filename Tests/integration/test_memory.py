@@ -38,7 +38,8 @@ def _peak_rss_bytes(pid: int) -> int:
 def test_peak_rss_under_memory_bound(voxfs_bin, tmp_path):
     layer = tmp_path / "wide"
     base = _write_wide_layer(layer)
-    cfg = P.write_config(tmp_path / "c.yaml", {"/w": f"precomputed://file://{layer}"})
+    cfg = P.write_config(tmp_path / "c.yaml", {"/w": f"precomputed://file://{layer}"},
+                         cache={"dir": str(tmp_path / "cache"), "size": "1GiB"})
     bound = 128 << 20
     with P.VoxfsMount(cfg, tmp_path / "mnt", "--memory", "128MiB", log_file=tmp_path / "voxfs.log") as m:
         scale = m.mountpoint / "w" / "s0"

@@ -1,0 +1,310 @@
+import Dispatch
+import Glibc
+import Foundation
+import Synchronization
+
+/// A persistent, size-bounded LRU of entries on local disk, safe to share between processes.
+///
+/// - The index is SQLite (WAL): startup reads no directory, and every change of the size
+///   accounting happens in one `BEGIN IMMEDIATE` transaction, so two processes sharing the
+///   directory never overrun the bound together.
+/// - Each entry is one file, written to a temporary name and renamed into place, and carries
+///   its key and a checksum: a torn, stale or foreign file is detected, dropped and never served.
+/// - Space is reserved in the index before the file is written, and evicted files are removed
+///   before the reservation commits: the files on disk never exceed the bound by more than
+///   the entry being written.
+public final class DiskCache: Sendable {
+    public let directory: String
+    public let capacity: Int
+    /// Writes stop (reads still work, uncached) when the filesystem would fall below this.
+    public let minimumFreeBytes: Int
+    public let counters = DiskCacheCounters()
+
+    private let database: Mutex<SQLiteDatabase>
+    private let touched = Mutex<[Int: Int]>([:])
+    /// Counter values already added to the lifetime totals in the index.
+    private let persisted = Mutex(DiskCacheCounters.Snapshot())
+    private let writer = DispatchQueue(label: "voxfs.disk-cache.writer")
+    /// Bytes of entries waiting to be written: readers wait when it is full, so a fast reader
+    /// cannot pile up unbounded memory behind the disk.
+    private let pendingWrites: ByteLimiter
+    private static let blockSize = 4096
+    private static let staleSeconds = 600
+
+    public init(directory: String, capacity: Int, minimumFreeBytes: Int = 1 << 30, writeBufferBytes: Int = 64 << 20) throws {
+        self.directory = directory
+        self.pendingWrites = ByteLimiter(capacity: writeBufferBytes)
+        self.capacity = capacity
+        self.minimumFreeBytes = minimumFreeBytes
+        try FileManager.default.createDirectory(atPath: directory + "/objects", withIntermediateDirectories: true)
+        let database = try SQLiteDatabase(path: directory + "/index.sqlite")
+        try database.execute("""
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = NORMAL;
+            PRAGMA wal_autocheckpoint = 64;
+            PRAGMA journal_size_limit = 262144;
+            CREATE TABLE IF NOT EXISTS entries (
+                id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, size INTEGER NOT NULL,
+                last_access INTEGER NOT NULL, ready INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS entries_by_access ON entries (ready, last_access);
+            CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO totals VALUES ('bytes', 0);
+            """)
+        self.database = Mutex(database)
+        writer.async { [self] in removeLeftovers() }
+    }
+
+    // MARK: reading
+
+    /// The entry for `key`, or nil when absent. A corrupt entry is counted, removed and
+    /// reported as absent, so the caller fetches it again.
+    public func read(_ key: String) -> DiskEntry? {
+        guard let row = try? database.withLock({ try $0.query("SELECT id FROM entries WHERE key = ? AND ready = 1", [.text(key)]) }).first else {
+            counters.misses.add(1, ordering: .relaxed)
+            return nil
+        }
+        let id = row[0].integer
+        guard let file = Self.contents(of: path(for: id)) else {
+            // Evicted by another process between the lookup and the open.
+            counters.misses.add(1, ordering: .relaxed)
+            return nil
+        }
+        do {
+            let entry = try DiskEntryCodec.decode(file, expectedKey: key)
+            counters.hits.add(1, ordering: .relaxed)
+            counters.bytesRead.add(file.count, ordering: .relaxed)
+            noteAccess(id)
+            return entry
+        } catch {
+            counters.corrupt.add(1, ordering: .relaxed)
+            counters.misses.add(1, ordering: .relaxed)
+            writer.async { [self] in try? remove(id: id) }
+            return nil
+        }
+    }
+
+    // MARK: writing
+
+    /// Stores `entry` in the background. The caller waits only when the write buffer is full.
+    public func store(_ key: String, _ entry: DiskEntry) async {
+        let size: Int
+        if case let .bytes(bytes) = entry { size = bytes.count } else { size = 0 }
+        let taken = await pendingWrites.acquire(size)
+        writer.async { [self] in
+            defer { pendingWrites.release(taken) }
+            try? write(key, entry)
+        }
+    }
+
+    /// Waits until every `store` issued so far is on disk.
+    public func flush() {
+        writer.sync { flushAccessTimes() }
+    }
+
+    private func write(_ key: String, _ entry: DiskEntry) throws {
+        let bytes = DiskEntryCodec.encode(key: key, entry: entry)
+        let size = Self.onDisk(bytes.count)
+        guard freeBytes() - size >= minimumFreeBytes else {
+            counters.skippedLowSpace.add(1, ordering: .relaxed)
+            return
+        }
+        flushAccessTimes()
+        let id: Int? = try database.withLock { database in
+            try database.transaction {
+                if try !database.query("SELECT 1 FROM entries WHERE key = ?", [.text(key)]).isEmpty { return nil }
+                try evict(database, toFit: size)
+                try database.query(
+                    "INSERT INTO entries (key, size, last_access, ready) VALUES (?, ?, ?, 0)",
+                    [.text(key), .integer(size), .integer(Self.now())])
+                try database.query("UPDATE totals SET value = value + ? WHERE name = 'bytes'", [.integer(size)])
+                return try database.query("SELECT last_insert_rowid()")[0][0].integer
+            }
+        }
+        guard let id else { return }  // another process stored it first
+        let final = path(for: id)
+        let temporary = directory + "/objects/tmp.\(getpid()).\(id)"
+        do {
+            try FileManager.default.createDirectory(atPath: (final as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)), rename(temporary, final) == 0 else {
+                throw CocoaError(.fileWriteUnknown)
+            }
+            _ = try database.withLock { try $0.query("UPDATE entries SET ready = 1 WHERE id = ?", [.integer(id)]) }
+            counters.writes.add(1, ordering: .relaxed)
+            counters.bytesWritten.add(bytes.count, ordering: .relaxed)
+        } catch {
+            unlink(temporary)
+            try? remove(id: id)
+            throw error
+        }
+    }
+
+    /// Drops least-recently-used entries until `size` more bytes fit, going down to 90% of
+    /// the bound so that a full cache does not evict on every write. Runs inside the
+    /// reserving transaction; files go before the rows do.
+    private func evict(_ database: SQLiteDatabase, toFit size: Int) throws {
+        let budget = capacity - indexBytes()
+        var total = try database.query("SELECT value FROM totals WHERE name = 'bytes'")[0][0].integer
+        guard total + size > budget else { return }
+        let target = budget / 10 * 9 - size
+        let oldest = try database.query("SELECT id, size FROM entries WHERE ready = 1 ORDER BY last_access LIMIT 4096")
+        var freed: [Int] = []
+        for row in oldest where total > target {
+            unlink(path(for: row[0].integer))
+            freed.append(row[0].integer)
+            total -= row[1].integer
+        }
+        for id in freed { try database.query("DELETE FROM entries WHERE id = ?", [.integer(id)]) }
+        try database.query("UPDATE totals SET value = ? WHERE name = 'bytes'", [.integer(total)])
+        counters.evictions.add(freed.count, ordering: .relaxed)
+    }
+
+    private func remove(id: Int) throws {
+        try database.withLock { database in
+            try database.transaction {
+                guard let size = try database.query("SELECT size FROM entries WHERE id = ?", [.integer(id)]).first?[0].integer else { return }
+                unlink(path(for: id))
+                try database.query("DELETE FROM entries WHERE id = ?", [.integer(id)])
+                try database.query("UPDATE totals SET value = value - ? WHERE name = 'bytes'", [.integer(size)])
+            }
+        }
+    }
+
+    // MARK: recency
+
+    /// Records a hit; access times are written in batches, not one transaction per read.
+    private func noteAccess(_ id: Int) {
+        let pending = touched.withLock { touched in
+            touched[id] = Self.now()
+            return touched.count
+        }
+        if pending >= 256 { writer.async { [self] in flushAccessTimes() } }
+    }
+
+    /// Writes batched access times, and adds this process's new counts to the lifetime totals.
+    private func flushAccessTimes() {
+        let batch = touched.withLock { touched in
+            defer { touched.removeAll() }
+            return touched
+        }
+        let now = counters.snapshot()
+        let before = persisted.withLock { persisted in
+            defer { persisted = now }
+            return persisted
+        }
+        let deltas = [
+            ("hits", now.hits - before.hits), ("misses", now.misses - before.misses),
+            ("corrupt", now.corrupt - before.corrupt), ("evictions", now.evictions - before.evictions),
+            ("bytes_read", now.bytesRead - before.bytesRead), ("bytes_written", now.bytesWritten - before.bytesWritten),
+        ].filter { $0.1 != 0 }
+        guard !batch.isEmpty || !deltas.isEmpty else { return }
+        _ = try? database.withLock { database in
+            try database.transaction {
+                for (id, time) in batch {
+                    try database.query("UPDATE entries SET last_access = ? WHERE id = ?", [.integer(time), .integer(id)])
+                }
+                for (name, delta) in deltas {
+                    try database.query(
+                        "INSERT INTO totals VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                        [.text(name), .integer(delta)])
+                }
+            }
+        }
+    }
+
+    // MARK: maintenance
+
+    /// Bytes in the cache and number of entries, from the index.
+    public func usage() throws -> (bytes: Int, entries: Int) {
+        try database.withLock { database in
+            let bytes = try database.query("SELECT value FROM totals WHERE name = 'bytes'")[0][0].integer
+            let entries = try database.query("SELECT COUNT(*) FROM entries WHERE ready = 1")[0][0].integer
+            return (bytes + indexBytes(), entries)
+        }
+    }
+
+    /// Hits, misses, corrupt entries, evictions and bytes over the cache's whole life, all processes.
+    public func lifetimeCounters() throws -> [String: Int] {
+        flush()
+        return try database.withLock { database in
+            var totals: [String: Int] = [:]
+            for row in try database.query("SELECT name, value FROM totals WHERE name != 'bytes'") {
+                if case let .text(name) = row[0] { totals[name] = row[1].integer }
+            }
+            return totals
+        }
+    }
+
+    /// Removes every entry.
+    public func clear() throws {
+        writer.sync { flushAccessTimes() }
+        try database.withLock { database in
+            try database.transaction {
+                for row in try database.query("SELECT id FROM entries") { unlink(path(for: row[0].integer)) }
+                try database.execute("DELETE FROM entries; UPDATE totals SET value = 0 WHERE name = 'bytes';")
+            }
+        }
+    }
+
+    /// Cleans up after processes that died mid-write: reservations never filled, and
+    /// temporary files. Runs in the background at startup.
+    private func removeLeftovers() {
+        let cutoff = Self.now() - Self.staleSeconds * 1000
+        if let stale = try? database.withLock({ try $0.query("SELECT id FROM entries WHERE ready = 0 AND last_access < ?", [.integer(cutoff)]) }) {
+            for row in stale { try? remove(id: row[0].integer) }
+        }
+        let objects = directory + "/objects"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: objects)) ?? [] where name.hasPrefix("tmp.") {
+            let path = objects + "/" + name
+            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+               modified.timeIntervalSinceNow < -Double(Self.staleSeconds) {
+                unlink(path)
+            }
+        }
+    }
+
+    /// A whole file as bytes, without an intermediate Data copy; nil if it cannot be read.
+    private static func contents(of path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        let size = Int(info.st_size)
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            var done = 0
+            while done < size {
+                let n = Glibc.read(fd, buffer.baseAddress! + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { failed = true; break }
+                done += n
+            }
+            count = done
+        }
+        return failed ? nil : bytes
+    }
+
+    private func path(for id: Int) -> String {
+        directory + "/objects/" + String(format: "%02x/%x", id & 0xFF, id)
+    }
+
+    /// Space a file of `length` bytes takes, in whole blocks as `du` counts it.
+    private static func onDisk(_ length: Int) -> Int {
+        (length + blockSize - 1) / blockSize * blockSize
+    }
+
+    private func indexBytes() -> Int {
+        ["", "-wal", "-shm"].reduce(0) { total, suffix in
+            var info = stat()
+            return total + (stat(directory + "/index.sqlite" + suffix, &info) == 0 ? Self.onDisk(Int(info.st_size)) : 0)
+        }
+    }
+
+    private func freeBytes() -> Int {
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return 0 }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+
+    private static func now() -> Int { Int(Date().timeIntervalSince1970 * 1000) }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+@testable import VoxCache
+
+@Suite struct DiskCacheTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxfs-disk-\(UUID().uuidString)").path
+
+    /// Incompressible bytes, so entry sizes on disk are what the test says.
+    func bytes(_ seed: Int, count: Int = 10_000) -> [UInt8] {
+        var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        return (0..<count).map { _ in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+    }
+
+    /// Sum of the sizes of the regular files under the directory, in 4 KiB blocks like du.
+    func diskUsage() -> Int {
+        let enumerator = FileManager.default.enumerator(atPath: directory)!
+        var total = 0
+        while let name = enumerator.nextObject() as? String {
+            var info = stat()
+            if stat(directory + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+                total += Int(info.st_blocks) * 512
+            }
+        }
+        return total
+    }
+
+    func entryFiles() -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: directory + "/objects")!
+        return enumerator.compactMap { $0 as? String }.filter { $0.contains("/") }.map { directory + "/objects/" + $0 }
+    }
+
+    @Test func roundTripsAndPersistsAcrossInstances() async throws {
+        let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        await cache.store("a", .bytes(bytes(1)))
+        await cache.store("missing", .missing)
+        cache.flush()
+        #expect(cache.read("a") == .bytes(bytes(1)))
+        #expect(cache.read("missing") == .missing)
+        #expect(cache.read("b") == nil)
+        let reopened = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        #expect(reopened.read("a") == .bytes(bytes(1)))
+        #expect(reopened.counters.snapshot().hits == 1)
+        #expect(try reopened.usage().entries == 2)
+    }
+
+    @Test func corruptEntriesAreDroppedNeverServed() async throws {
+        let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        await cache.store("a", .bytes(bytes(1)))
+        cache.flush()
+        let file = try #require(entryFiles().first)
+        var stored = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        stored[stored.count - 3] ^= 0x40
+        try Data(stored).write(to: URL(fileURLWithPath: file))
+        #expect(cache.read("a") == nil)
+        #expect(cache.counters.snapshot().corrupt == 1)
+        cache.flush()
+        #expect(try cache.usage().entries == 0)
+        #expect(entryFiles().isEmpty)
+    }
+
+    @Test func anEntryForAnotherKeyIsCorrupt() async throws {
+        let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        await cache.store("a", .bytes(bytes(1)))
+        await cache.store("b", .bytes(bytes(2)))
+        cache.flush()
+        let files = entryFiles().sorted()
+        let first = try Data(contentsOf: URL(fileURLWithPath: files[0]))
+        try Data(contentsOf: URL(fileURLWithPath: files[1])).write(to: URL(fileURLWithPath: files[0]))
+        _ = first
+        #expect(cache.read("a") == nil)
+        #expect(cache.read("b") == .bytes(bytes(2)))
+        #expect(cache.counters.snapshot().corrupt == 1)
+    }
+
+    @Test func staysWithinTheBoundWithTwoWritersOnOneDirectory() async throws {
+        let capacity = 4 << 20, entry = 100_000
+        let one = try DiskCache(directory: directory, capacity: capacity, minimumFreeBytes: 0)
+        let two = try DiskCache(directory: directory, capacity: capacity, minimumFreeBytes: 0)
+        for i in 0..<100 {
+            await (i % 2 == 0 ? one : two).store("k\(i)", .bytes(bytes(i, count: entry + i)))
+            if i % 10 == 9 {
+                one.flush(); two.flush()
+                #expect(diskUsage() <= capacity + entry + 4096, "after \(i + 1) writes")
+            }
+        }
+        one.flush(); two.flush()
+        #expect(one.counters.snapshot().evictions + two.counters.snapshot().evictions > 0)
+        // The most recent entries survive, the oldest are gone.
+        #expect(one.read("k98") != nil && two.read("k99") != nil)
+        #expect(one.read("k0") == nil)
+    }
+
+    @Test func leastRecentlyReadIsEvictedFirst() async throws {
+        let cache = try DiskCache(directory: directory, capacity: 2 << 20, minimumFreeBytes: 0)
+        for i in 0..<4 { await cache.store("k\(i)", .bytes(bytes(i, count: 300_000))); cache.flush(); usleep(2_000) }
+        _ = cache.read("k0")  // k0 becomes the most recent
+        cache.flush()
+        for i in 4..<8 { await cache.store("k\(i)", .bytes(bytes(i, count: 300_000))); cache.flush(); usleep(2_000) }
+        #expect(cache.read("k0") != nil)
+        #expect(cache.read("k1") == nil)
+    }
+
+    @Test func lowDiskSpaceSkipsCachingButNeverFails() async throws {
+        let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: Int.max / 2)
+        await cache.store("a", .bytes(bytes(1)))
+        cache.flush()
+        #expect(cache.read("a") == nil)
+        #expect(cache.counters.snapshot().skippedLowSpace == 1)
+    }
+
+    @Test func clearEmptiesEverything() async throws {
+        let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        for i in 0..<5 { await cache.store("k\(i)", .bytes(bytes(i))) }
+        cache.flush()
+        try cache.clear()
+        #expect(try cache.usage().entries == 0)
+        #expect(entryFiles().isEmpty)
+        #expect(cache.read("k1") == nil)
+    }
+
+    @Test func entryCodecRejectsTruncation() async throws {
+        let encoded = DiskEntryCodec.encode(key: "k", entry: .bytes(bytes(3)))
+        #expect(try DiskEntryCodec.decode(encoded, expectedKey: "k") == .bytes(bytes(3)))
+        #expect(throws: DiskEntryCodec.Corrupt.self) { try DiskEntryCodec.decode(Array(encoded.dropLast()), expectedKey: "k") }
+        #expect(throws: DiskEntryCodec.Corrupt.self) { try DiskEntryCodec.decode(encoded, expectedKey: "other") }
+        let zeros = [UInt8](repeating: 0, count: 100_000)
+        #expect(DiskEntryCodec.encode(key: "z", entry: .bytes(zeros)).count < 1_000)  // zstd does compress
+    }
+}
+
+@Suite struct DiskCacheLifetimeCounterTests {
+    @Test func countersAddUpAcrossProcessesAndRuns() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxfs-disk-\(UUID().uuidString)").path
+        do {
+            let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+            await cache.store("a", .bytes([1, 2, 3]))
+            cache.flush()
+            _ = cache.read("a"); _ = cache.read("a"); _ = cache.read("nope")
+            cache.flush()
+        }
+        let again = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        _ = again.read("a")
+        let totals = try again.lifetimeCounters()
+        #expect(totals["hits"] == 3)
+        #expect(totals["misses"] == 1)
+        #expect((totals["bytes_written"] ?? 0) > 0)
+    }
+}
