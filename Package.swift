@@ -19,14 +19,15 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // Data flows one way: Transport -> Cache -> Sources -> Views -> Namespace -> FUSE.
         .target(name: "VoxTransport", dependencies: ["CCurl", "CZlib"], swiftSettings: strict),
-        .target(name: "VoxCache", dependencies: ["CZstd", "CSQLite", "CZlib"], swiftSettings: strict),
+        .target(name: "VoxCache", dependencies: ["CZstd", "CSQLite"], swiftSettings: strict),
         .target(name: "VoxSources", dependencies: ["VoxTransport", "VoxCache", "CTurboJPEG", "CZlib"], swiftSettings: strict),
-        .target(name: "VoxViews", dependencies: ["VoxSources", "CZlib"], swiftSettings: strict),
+        .target(name: "VoxViews", dependencies: ["VoxSources", "CZlib", "CDeflate"], swiftSettings: strict),
         .target(name: "VoxNamespace", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "Yams"], swiftSettings: strict),
         .target(name: "VoxFUSE", dependencies: ["VoxNamespace", "CFuse"], swiftSettings: strict),
         .target(name: "VoxDemo", dependencies: ["VoxSources", "CTurboJPEG"], swiftSettings: strict),

@@ -37,6 +37,17 @@ public final class ByteLimiter: Sendable {
         return wanted
     }
 
+    /// Takes `bytes` only if that leaves at least `reserve` free and nobody is waiting: for
+    /// optional work such as prefetch, which must never delay a reader.
+    public func tryAcquire(_ bytes: Int, leaving reserve: Int) -> Int? {
+        let wanted = min(max(bytes, 0), capacity)
+        return state.withLock { state in
+            guard state.waiters.isEmpty, state.available - wanted >= reserve else { return nil }
+            state.available -= wanted
+            return wanted
+        }
+    }
+
     public func release(_ bytes: Int) {
         let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.available += bytes

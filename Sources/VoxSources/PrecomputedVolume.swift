@@ -1,3 +1,4 @@
+import Synchronization
 import VoxCache
 import VoxTransport
 
@@ -11,6 +12,8 @@ public final class PrecomputedVolume: VolumeSource {
     private let disk: DiskCache?
     private let inFlight: ByteLimiter
     private let fillMissing: Bool
+    /// Per scale: the last plane read, and whether reads have been stepping through z in order.
+    private let walk = Mutex<[Int: (z: Int, inOrder: Bool)]>([:])
     /// Identifies this version of the layer in cache keys: the info's validator (ETag, or
     /// Last-Modified and size), else a checksum of the info itself.
     private let version: String
@@ -73,7 +76,7 @@ public final class PrecomputedVolume: VolumeSource {
     /// zeros or fails is this volume's policy, applied after the cache.
     public func chunk(scale index: Int, cell: Vec3) async throws -> DecodedChunk {
         let scale = info.scales[index].geometry
-        let key = "chunk|\(location)|\(version)|\(scale.key)|\(cell.x),\(cell.y),\(cell.z)"
+        let key = chunkKey(scale: scale, cell: cell)
         let decoded = try await cache.value(for: key, cost: { $0.cost }) { [self] in
             let (begin, end) = scale.chunkBounds(cell)
             let layout = ChunkLayout(shape: end - begin, channelCount: channelCount, dataType: dataType)
@@ -110,8 +113,10 @@ public final class PrecomputedVolume: VolumeSource {
         if rows.isEmpty { return output }
         let chunk = scale.chunkSize
         let gz = (z - scale.voxelOffset.z) / chunk.z
-        let cells = ((rows.lowerBound / chunk.y)...((rows.upperBound - 1) / chunk.y)).flatMap { gy in
-            (0..<scale.gridSize.x).map { gx in Vec3(gx, gy, gz) }
+        let chunkRows = (rows.lowerBound / chunk.y)...((rows.upperBound - 1) / chunk.y)
+        let cells = chunkRows.flatMap { gy in (0..<scale.gridSize.x).map { gx in Vec3(gx, gy, gz) } }
+        if isWalkingInOrder(scale: index, z: z), gz + 1 < scale.gridSize.z {
+            prefetch(scale: index, cells: chunkRows.flatMap { gy in (0..<scale.gridSize.x).map { gx in Vec3(gx, gy, gz + 1) } })
         }
         // All chunks of the rows at once; the mount-wide byte limiter, not this loop, bounds memory.
         let chunkBytes = ChunkLayout(shape: chunk, channelCount: channelCount, dataType: dataType).decodedByteCount
@@ -145,6 +150,40 @@ public final class PrecomputedVolume: VolumeSource {
             if let failure { throw failure }
         }
         return output
+    }
+
+    /// Whether reads of this scale are walking z in order: a step to the next plane starts a
+    /// walk, more rows of the same plane continue it, anything else ends it.
+    private func isWalkingInOrder(scale: Int, z: Int) -> Bool {
+        walk.withLock { walk in
+            let previous = walk[scale]
+            let inOrder = switch previous?.z {
+            case z?: previous!.inOrder
+            case (z - 1)?: true
+            default: false
+            }
+            walk[scale] = (z, inOrder)
+            return inOrder
+        }
+    }
+
+    /// Loads the chunks the next slices of an in-order reader will need, with spare budget
+    /// only: it stops as soon as taking more would leave less than half the in-flight budget.
+    private func prefetch(scale index: Int, cells: [Vec3]) {
+        let chunkBytes = ChunkLayout(shape: info.scales[index].geometry.chunkSize, channelCount: channelCount, dataType: dataType).decodedByteCount
+        for cell in cells {
+            let key = chunkKey(scale: info.scales[index].geometry, cell: cell)
+            if cache.cached(key) != nil { continue }
+            guard let taken = inFlight.tryAcquire(chunkBytes, leaving: inFlight.capacity / 2) else { return }
+            Task {
+                defer { self.inFlight.release(taken) }
+                _ = try? await self.chunk(scale: index, cell: cell)
+            }
+        }
+    }
+
+    private func chunkKey(scale: ScaleGeometry, cell: Vec3) -> String {
+        "chunk|\(location)|\(version)|\(scale.key)|\(cell.x),\(cell.y),\(cell.z)"
     }
 
     /// Copies the part of `chunk` that lies in `rows` of plane `z` into the (Y, X, C) output.

@@ -1,3 +1,4 @@
+import CDeflate
 import CZlib
 import Synchronization
 import VoxCache
@@ -54,37 +55,60 @@ public final class PNGFileView: FileView {
         }
     }
 
+    /// Builds band `index`'s whole IDAT chunk in one buffer: length, type, (zlib header),
+    /// stored blocks of filter byte + row, CRC. Pixel rows are copied once.
     private func render(_ index: Int) async throws -> [UInt8] {
         let band = layout.bands[index]
-        let pixels = try await rows.rows(band.rows)
-        let rowBytes = layout.rowBytes
-        var raw = [UInt8](repeating: 0, count: band.rows.count * (rowBytes + 1))
-        pixels.withUnsafeBytes { src in
-            raw.withUnsafeMutableBytes { dst in
-                for row in 0..<band.rows.count {
-                    // Filter byte 0 (None), then the row.
-                    (dst.baseAddress! + row * (rowBytes + 1) + 1)
-                        .copyMemory(from: src.baseAddress! + row * rowBytes, byteCount: rowBytes)
+        var pixels = try await rows.rows(band.rows)
+        if template.bitDepth == 16 { Self.swapPairs(&pixels) }  // PNG samples are big-endian
+        let rowBytes = layout.rowBytes, scanline = rowBytes + 1
+        let rawLength = band.rows.count * scanline
+        let isLastBand = index == layout.bands.count - 1
+        var adler: UInt32 = 1
+        let chunk = [UInt8](unsafeUninitializedCapacity: band.chunkLength) { buffer, count in
+            let out = UnsafeMutableRawBufferPointer(buffer)
+            out.storeBytes(of: UInt32(band.dataLength).bigEndian, toByteOffset: 0, as: UInt32.self)
+            for (offset, byte) in "IDAT".utf8.enumerated() { out[4 + offset] = byte }
+            var at = 8
+            if index == 0 {
+                out[at] = 0x78; out[at + 1] = 0x01  // zlib header: deflate, 32K window, no dictionary
+                at += 2
+            }
+            // Scanlines (filter byte 0, then the row) laid out as the blocks' payload, block by block.
+            var position = 0
+            pixels.withUnsafeBytes { source in
+                while position < rawLength {
+                    let length = min(PNGLayout.maxStoredBlock, rawLength - position)
+                    let isFinal = isLastBand && position + length == rawLength
+                    out[at] = isFinal ? 1 : 0
+                    out[at + 1] = UInt8(length & 0xFF); out[at + 2] = UInt8(length >> 8)
+                    out[at + 3] = UInt8(~length & 0xFF); out[at + 4] = UInt8((~length >> 8) & 0xFF)
+                    at += 5
+                    let blockStart = at
+                    var p = position
+                    while p < position + length {
+                        let row = p / scanline, column = p % scanline
+                        let take = min(scanline - column, position + length - p)
+                        if column == 0 {
+                            out[at] = 0
+                            if take > 1 { out.baseAddress!.advanced(by: at + 1).copyMemory(from: source.baseAddress!.advanced(by: row * rowBytes), byteCount: take - 1) }
+                        } else {
+                            out.baseAddress!.advanced(by: at).copyMemory(from: source.baseAddress!.advanced(by: row * rowBytes + column - 1), byteCount: take)
+                        }
+                        at += take
+                        p += take
+                    }
+                    adler = libdeflate_adler32(adler, out.baseAddress!.advanced(by: blockStart), at - blockStart)
+                    position += length
                 }
             }
+            precondition(at == 8 + band.dataLength, "PNG band length disagrees with its layout")
+            let crc = libdeflate_crc32(0, out.baseAddress!.advanced(by: 4), at - 4)
+            out.storeBytes(of: crc.bigEndian, toByteOffset: at, as: UInt32.self)
+            count = at + 4
         }
-        if template.bitDepth == 16 { Self.swapToBigEndian(&raw, rowBytes: rowBytes) }
-        let adler = raw.withUnsafeBufferPointer { UInt(adler32(1, $0.baseAddress, UInt32($0.count))) }
-        adlers.withLock { $0[index] = adler }
-
-        var data: [UInt8] = []
-        data.reserveCapacity(band.dataLength)
-        if index == 0 { data += [0x78, 0x01] }  // zlib header: deflate, 32K window, no dictionary
-        var position = 0
-        while position < raw.count {
-            let length = min(PNGLayout.maxStoredBlock, raw.count - position)
-            let isFinal = index == layout.bands.count - 1 && position + length == raw.count
-            data += [isFinal ? 1 : 0, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8((~length >> 8) & 0xFF)]
-            data += raw[position..<(position + length)]
-            position += length
-        }
-        precondition(data.count == band.dataLength, "PNG band length disagrees with its layout")
-        return PNGChunkWriter.chunk("IDAT", data)
+        adlers.withLock { $0[index] = UInt(adler) }
+        return chunk
     }
 
     /// The Adler-32 IDAT and IEND. Needs every band's Adler-32: bands not read yet are rendered.
@@ -104,16 +128,12 @@ public final class PNGFileView: FileView {
         return PNGChunkWriter.chunk("IDAT", checksum) + PNGChunkWriter.chunk("IEND", [])
     }
 
-    private static func swapToBigEndian(_ raw: inout [UInt8], rowBytes: Int) {
-        raw.withUnsafeMutableBufferPointer { buffer in
-            var rowStart = 0
-            while rowStart < buffer.count {
-                var i = rowStart + 1
-                while i + 1 <= rowStart + rowBytes {
-                    buffer.swapAt(i, i + 1)
-                    i += 2
-                }
-                rowStart += rowBytes + 1
+    private static func swapPairs(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            var i = 0
+            while i + 1 < buffer.count {
+                buffer.swapAt(i, i + 1)
+                i += 2
             }
         }
     }
@@ -133,7 +153,7 @@ struct PNGChunkWriter {
         out.u32(UInt32(data.count))
         let typed = Array(type.utf8) + data
         out.bytes += typed
-        let crc = typed.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
+        let crc = typed.withUnsafeBufferPointer { libdeflate_crc32(0, $0.baseAddress, $0.count) }
         out.u32(crc)
         return out.bytes
     }

@@ -90,6 +90,35 @@ import VoxTransport
         #expect(test.store.fetchCount == 1 + 4)  // info, then each chunk once
     }
 
+    @Test func aReaderWalkingZPrefetchesTheNextChunks() async throws {
+        let test = TestVolume(size: Vec3(32, 16, 12), chunk: Vec3(16, 16, 4))
+        let volume = try await test.open()
+        _ = try await volume.planeRows(scale: 0, z: 0, rows: 0..<16)
+        _ = try await volume.planeRows(scale: 0, z: 1, rows: 0..<16)
+        // info + the 2 chunks of z 0..<4, then the 2 of z 4..<8 ahead of need.
+        #expect(await eventually { test.store.fetchCount == 1 + 2 + 2 })
+        for z in 2..<8 { _ = try await volume.planeRows(scale: 0, z: z, rows: 0..<16) }
+        #expect(await eventually { test.store.fetchCount == 1 + 6 })
+    }
+
+    @Test func aRandomOrSingleSliceReaderDoesNotPrefetch() async throws {
+        let test = TestVolume(size: Vec3(32, 16, 12), chunk: Vec3(16, 16, 4))
+        let volume = try await test.open()
+        for rows in [0..<8, 8..<16] { _ = try await volume.planeRows(scale: 0, z: 1, rows: rows) }  // one slice, band by band
+        for z in [9, 2, 6] { _ = try await volume.planeRows(scale: 0, z: z, rows: 0..<16) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(test.store.fetchCount == 1 + 2 * 3)
+    }
+
+    /// Polls `condition` for up to two seconds: prefetch runs in the background.
+    func eventually(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<200 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+
     @Test func unsupportedEncodingsAreRefusedAtOpen() async throws {
         let store = MemoryStore(["info": Array("""
             {"type": "segmentation", "data_type": "uint64", "num_channels": 1, "scales": [{"key": "s", "size": [1,1,1],
