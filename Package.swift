@@ -25,7 +25,7 @@ let package = Package(
 
         // Data flows one way: Transport -> Cache -> Sources -> Views -> Namespace -> FUSE.
         .target(name: "VoxTransport", dependencies: ["CCurl", "CZlib"], swiftSettings: strict),
-        .target(name: "VoxCache", dependencies: ["CZstd", "CSQLite"], swiftSettings: strict),
+        .target(name: "VoxCache", dependencies: ["CZstd", "CSQLite", "CDeflate"], swiftSettings: strict),
         .target(name: "VoxSources", dependencies: ["VoxTransport", "VoxCache", "CTurboJPEG", "CZlib"], swiftSettings: strict),
         .target(name: "VoxViews", dependencies: ["VoxSources", "CZlib", "CDeflate"], swiftSettings: strict),
         .target(name: "VoxNamespace", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "Yams"], swiftSettings: strict),

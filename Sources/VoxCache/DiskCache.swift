@@ -29,7 +29,6 @@ public final class DiskCache: Sendable {
     /// cannot pile up unbounded memory behind the disk.
     private let pendingWrites: ByteLimiter
     private static let blockSize = 4096
-    private static let staleSeconds = 600
 
     public init(directory: String, capacity: Int, minimumFreeBytes: Int = 1 << 30, writeBufferBytes: Int = 64 << 20) throws {
         self.directory = directory
@@ -45,7 +44,7 @@ public final class DiskCache: Sendable {
             PRAGMA journal_size_limit = 262144;
             CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, size INTEGER NOT NULL,
-                last_access INTEGER NOT NULL, ready INTEGER NOT NULL);
+                last_access INTEGER NOT NULL, ready INTEGER NOT NULL, owner INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX IF NOT EXISTS entries_by_access ON entries (ready, last_access);
             CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO totals VALUES ('bytes', 0);
@@ -111,11 +110,16 @@ public final class DiskCache: Sendable {
         flushAccessTimes()
         let id: Int? = try database.withLock { database in
             try database.transaction {
-                if try !database.query("SELECT 1 FROM entries WHERE key = ?", [.text(key)]).isEmpty { return nil }
+                if let existing = try database.query("SELECT id, ready, owner, size FROM entries WHERE key = ?", [.text(key)]).first {
+                    // Stored, or being written by a live process: nothing to do.
+                    if existing[1].integer == 1 || Self.isAlive(existing[2].integer) { return nil }
+                    // A reservation left by a process that died mid-write: take it over.
+                    try release(database, id: existing[0].integer, size: existing[3].integer)
+                }
                 try evict(database, toFit: size)
                 try database.query(
-                    "INSERT INTO entries (key, size, last_access, ready) VALUES (?, ?, ?, 0)",
-                    [.text(key), .integer(size), .integer(Self.now())])
+                    "INSERT INTO entries (key, size, last_access, ready, owner) VALUES (?, ?, ?, 0, ?)",
+                    [.text(key), .integer(size), .integer(Self.now()), .integer(Int(getpid()))])
                 try database.query("UPDATE totals SET value = value + ? WHERE name = 'bytes'", [.integer(size)])
                 return try database.query("SELECT last_insert_rowid()")[0][0].integer
             }
@@ -125,9 +129,8 @@ public final class DiskCache: Sendable {
         let temporary = directory + "/objects/tmp.\(getpid()).\(id)"
         do {
             try FileManager.default.createDirectory(atPath: (final as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)), rename(temporary, final) == 0 else {
-                throw CocoaError(.fileWriteUnknown)
-            }
+            try Self.writeFile(temporary, bytes)
+            guard rename(temporary, final) == 0 else { throw CocoaError(.fileWriteUnknown) }
             _ = try database.withLock { try $0.query("UPDATE entries SET ready = 1 WHERE id = ?", [.integer(id)]) }
             counters.writes.add(1, ordering: .relaxed)
             counters.bytesWritten.add(bytes.count, ordering: .relaxed)
@@ -162,11 +165,16 @@ public final class DiskCache: Sendable {
         try database.withLock { database in
             try database.transaction {
                 guard let size = try database.query("SELECT size FROM entries WHERE id = ?", [.integer(id)]).first?[0].integer else { return }
-                unlink(path(for: id))
-                try database.query("DELETE FROM entries WHERE id = ?", [.integer(id)])
-                try database.query("UPDATE totals SET value = value - ? WHERE name = 'bytes'", [.integer(size)])
+                try release(database, id: id, size: size)
             }
         }
+    }
+
+    /// Deletes an entry's file and row and returns its space; inside a transaction.
+    private func release(_ database: SQLiteDatabase, id: Int, size: Int) throws {
+        unlink(path(for: id))
+        try database.query("DELETE FROM entries WHERE id = ?", [.integer(id)])
+        try database.query("UPDATE totals SET value = value - ? WHERE name = 'bytes'", [.integer(size)])
     }
 
     // MARK: recency
@@ -245,20 +253,36 @@ public final class DiskCache: Sendable {
         }
     }
 
-    /// Cleans up after processes that died mid-write: reservations never filled, and
-    /// temporary files. Runs in the background at startup.
+    /// Cleans up after processes that died mid-write: their reservations and temporary files.
+    /// Runs in the background at startup.
     private func removeLeftovers() {
-        let cutoff = Self.now() - Self.staleSeconds * 1000
-        if let stale = try? database.withLock({ try $0.query("SELECT id FROM entries WHERE ready = 0 AND last_access < ?", [.integer(cutoff)]) }) {
-            for row in stale { try? remove(id: row[0].integer) }
+        if let pending = try? database.withLock({ try $0.query("SELECT id, owner FROM entries WHERE ready = 0") }) {
+            for row in pending where !Self.isAlive(row[1].integer) { try? remove(id: row[0].integer) }
         }
         let objects = directory + "/objects"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: objects)) ?? [] where name.hasPrefix("tmp.") {
-            let path = objects + "/" + name
-            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-               modified.timeIntervalSinceNow < -Double(Self.staleSeconds) {
-                unlink(path)
-            }
+            // tmp.<pid>.<id>: the writer's pid says whether the file can still be finished.
+            let parts = name.split(separator: ".")
+            if parts.count == 3, let pid = Int(parts[1]), !Self.isAlive(pid) { unlink(objects + "/" + name) }
+        }
+    }
+
+    /// Whether process `pid` exists (a reservation's owner may still finish its write).
+    private static func isAlive(_ pid: Int) -> Bool {
+        pid > 0 && (kill(pid_t(pid), 0) == 0 || errno == EPERM)
+    }
+
+    /// Writes a new file with plain syscalls: no hidden temporary files of its own.
+    private static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+        defer { close(fd) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw CocoaError(.fileWriteOutOfSpace) }
+            done += n
         }
     }
 

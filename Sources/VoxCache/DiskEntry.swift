@@ -1,3 +1,4 @@
+import CDeflate
 import CZstd
 
 /// What a disk cache entry holds: bytes, or the fact that the object does not exist (404).
@@ -6,18 +7,22 @@ public enum DiskEntry: Sendable, Equatable {
     case missing
 }
 
-/// The on-disk form of an entry: a header naming the key and lengths, then a zstd frame that
-/// carries its own content checksum (XXH64), verified by every decompression.
+/// The on-disk form of an entry: a header naming the key, lengths and a CRC-32 of the stored
+/// payload, checked on every read; then the payload, zstd-compressed or, when zstd would not
+/// save a tenth (EM voxels mostly), stored as is so reading it costs a copy, not a decode.
 ///
 /// ```
-/// "VXC2" | flags u8 | level u8 | 0 u16 | key length u32 | stored length u64 | raw length u64 | key | zstd frame
+/// "VXC3" | flags u8 | 0 u8 | 0 u16 | key length u32 | stored length u64 | raw length u64 | crc32 u32 | key | payload
 /// ```
 enum DiskEntryCodec {
-    static let magic = Array("VXC2".utf8)
-    static let fixedHeaderLength = 4 + 4 + 4 + 8 + 8
+    static let magic = Array("VXC3".utf8)
+    static let fixedHeaderLength = 4 + 4 + 4 + 8 + 8 + 4
     static let missingFlag: UInt8 = 1
+    static let uncompressedFlag: UInt8 = 2
     /// No chunk or block comes near this; a larger stated size means a damaged header.
     static let maximumRawLength = 1 << 32
+    /// Compressing this much first tells whether the whole is worth compressing.
+    static let sampleLength = 64 << 10
 
     struct Corrupt: Error, CustomStringConvertible {
         let description: String
@@ -33,26 +38,21 @@ enum DiskEntryCodec {
             flags = missingFlag
         case let .bytes(bytes):
             raw = bytes.count
-            payload = [UInt8](repeating: 0, count: ZSTD_compressBound(bytes.count))
-            let context = ZSTD_createCCtx()
-            defer { ZSTD_freeCCtx(context) }
-            ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
-            ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
-            let written = bytes.withUnsafeBytes { src in
-                payload.withUnsafeMutableBytes { dst in
-                    ZSTD_compress2(context, dst.baseAddress, dst.count, src.baseAddress, src.count)
-                }
+            if let compressed = compressIfWorthIt(bytes, level: level) {
+                payload = compressed
+            } else {
+                payload = bytes
+                flags = uncompressedFlag
             }
-            precondition(ZSTD_isError(written) == 0, "zstd compression cannot fail with a bound-sized buffer")
-            payload.removeSubrange(written...)
         }
         var out: [UInt8] = []
         out.reserveCapacity(fixedHeaderLength + keyBytes.count + payload.count)
         out += magic
-        out += [flags, UInt8(level), 0, 0]
+        out += [flags, 0, 0, 0]
         append(&out, UInt64(keyBytes.count), bytes: 4)
         append(&out, UInt64(payload.count), bytes: 8)
         append(&out, UInt64(raw), bytes: 8)
+        append(&out, UInt64(crc(payload[...])), bytes: 4)
         out += keyBytes
         out += payload
         return out
@@ -62,34 +62,62 @@ enum DiskEntryCodec {
     static func decode(_ file: [UInt8], expectedKey: String) throws(Corrupt) -> DiskEntry {
         guard file.count >= fixedHeaderLength, Array(file[0..<4]) == magic else { throw Corrupt(description: "bad header") }
         let flags = file[4]
-        guard flags & ~missingFlag == 0 else { throw Corrupt(description: "unknown flags \(flags)") }
+        guard flags & ~(missingFlag | uncompressedFlag) == 0, file[5] == 0, file[6] == 0, file[7] == 0 else {
+            throw Corrupt(description: "unknown flags")
+        }
         let keyLength = Int(read(file, at: 8, bytes: 4))
         let storedLength = Int(read(file, at: 12, bytes: 8))
         let rawLength = Int(read(file, at: 20, bytes: 8))
+        let checksum = UInt32(read(file, at: 28, bytes: 4))
         let payloadStart = fixedHeaderLength + keyLength
-        guard keyLength >= 0, storedLength >= 0, payloadStart + storedLength == file.count else {
+        guard storedLength <= maximumRawLength, rawLength <= maximumRawLength, payloadStart + storedLength == file.count else {
             throw Corrupt(description: "length mismatch")
         }
         guard file[fixedHeaderLength..<payloadStart].elementsEqual(expectedKey.utf8) else {
             throw Corrupt(description: "entry belongs to another key")
         }
+        let payload = file[payloadStart...]
+        guard crc(payload) == checksum else { throw Corrupt(description: "checksum mismatch") }
         if flags & missingFlag != 0 {
-            guard storedLength == 0, rawLength == 0 else { throw Corrupt(description: "missing marker with a payload") }
+            guard flags == missingFlag, storedLength == 0, rawLength == 0 else { throw Corrupt(description: "missing marker with a payload") }
             return .missing
         }
-        let payload = file[payloadStart...]
+        if flags & uncompressedFlag != 0 {
+            guard storedLength == rawLength else { throw Corrupt(description: "length mismatch") }
+            return .bytes(Array(payload))
+        }
         // Trust no length from the file before allocating: the zstd frame states its own size.
         let frameSize = payload.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
-        guard rawLength <= maximumRawLength, frameSize == UInt64(rawLength) else {
-            throw Corrupt(description: "content size mismatch")
-        }
+        guard frameSize == UInt64(rawLength) else { throw Corrupt(description: "content size mismatch") }
         var raw = [UInt8](repeating: 0, count: rawLength)
         let produced = payload.withUnsafeBytes { src in
             raw.withUnsafeMutableBytes { dst in ZSTD_decompress(dst.baseAddress, dst.count, src.baseAddress, src.count) }
         }
-        // Fails on a torn or altered frame, and on a content checksum mismatch.
-        guard ZSTD_isError(produced) == 0, produced == rawLength else { throw Corrupt(description: "zstd payload does not decode or fails its checksum") }
+        guard ZSTD_isError(produced) == 0, produced == rawLength else { throw Corrupt(description: "zstd payload does not decode") }
         return .bytes(raw)
+    }
+
+    /// The zstd form, or nil when a sample shows it would save less than a tenth.
+    private static func compressIfWorthIt(_ bytes: [UInt8], level: Int32) -> [UInt8]? {
+        func compress(_ input: ArraySlice<UInt8>) -> [UInt8] {
+            var output = [UInt8](repeating: 0, count: ZSTD_compressBound(input.count))
+            let written = input.withUnsafeBytes { src in
+                output.withUnsafeMutableBytes { dst in ZSTD_compress(dst.baseAddress, dst.count, src.baseAddress, src.count, level) }
+            }
+            precondition(ZSTD_isError(written) == 0, "zstd compression cannot fail with a bound-sized buffer")
+            output.removeSubrange(written...)
+            return output
+        }
+        if bytes.count > sampleLength {
+            let sample = compress(bytes[0..<sampleLength])
+            if sample.count * 10 > sampleLength * 9 { return nil }
+        }
+        let compressed = compress(bytes[...])
+        return compressed.count * 10 > bytes.count * 9 ? nil : compressed
+    }
+
+    private static func crc(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        bytes.withUnsafeBytes { libdeflate_crc32(0, $0.baseAddress, $0.count) }
     }
 
     private static func append(_ out: inout [UInt8], _ value: UInt64, bytes: Int) {

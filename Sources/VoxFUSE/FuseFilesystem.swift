@@ -133,6 +133,11 @@ public final class FuseFilesystem: Sendable {
         }
         guard let node = inodes.withLock({ $0[inode] }) else { return request.fail(ENOENT) }
         guard case let .file(view) = node.node else { return request.fail(EISDIR) }
+        if let bytes = view.readIfCached(offset: offset, count: size) {
+            served.reads.add(1, ordering: .relaxed)
+            served.bytes.add(bytes.count, ordering: .relaxed)
+            return request.reply(bytes: bytes)
+        }
         let path = node.path
         let id = nextHandle.add(1, ordering: .relaxed).newValue
         // Register before the task exists: once it replies, the request is freed and must not be touched.

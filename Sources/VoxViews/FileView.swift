@@ -3,6 +3,13 @@ public protocol FileView: Sendable {
     var size: Int { get }
     /// Exactly the bytes [offset, min(offset + count, size)).
     func read(offset: Int, count: Int) async throws -> [UInt8]
+    /// The same bytes if they are at hand without waiting for anything, else nil: lets the
+    /// FUSE thread answer at once instead of handing the read to a task.
+    func readIfCached(offset: Int, count: Int) -> [UInt8]?
+}
+
+extension FileView {
+    public func readIfCached(offset: Int, count: Int) -> [UInt8]? { nil }
 }
 
 /// A file held in memory, e.g. a layer's `info`.
@@ -16,8 +23,11 @@ public struct StaticFileView: FileView {
     public var size: Int { bytes.count }
 
     public func read(offset: Int, count: Int) async throws -> [UInt8] {
-        let range = clampedRange(offset: offset, count: count, size: bytes.count)
-        return Array(bytes[range])
+        readIfCached(offset: offset, count: count)!
+    }
+
+    public func readIfCached(offset: Int, count: Int) -> [UInt8]? {
+        Array(bytes[clampedRange(offset: offset, count: count, size: bytes.count)])
     }
 }
 

@@ -31,7 +31,39 @@ public final class PNGFileView: FileView {
     public var size: Int { layout.size }
 
     public func read(offset: Int, count: Int) async throws -> [UInt8] {
+        try await assemble(offset: offset, count: count, band: { try await self.band($0) }, trailer: { try await self.trailer() })
+    }
+
+    public func readIfCached(offset: Int, count: Int) -> [UInt8]? {
+        // Only bands already rendered, and no trailer (it may need every band).
         let range = clampedRange(offset: offset, count: count, size: size)
+        guard range.upperBound <= layout.trailerOffset else { return nil }
+        var bands: [Int: [UInt8]] = [:]
+        for index in layout.bands(overlapping: range) {
+            guard let band = renderedBands.cached(bandKey(index)) else { return nil }
+            bands[index] = band
+        }
+        return assembleNow(range, bands: bands)
+    }
+
+    /// Header, bands and trailer pieces that overlap [offset, offset + count).
+    private func assemble(
+        offset: Int, count: Int, band: (Int) async throws -> [UInt8], trailer: () async throws -> [UInt8]
+    ) async throws -> [UInt8] {
+        let range = clampedRange(offset: offset, count: count, size: size)
+        var bands: [Int: [UInt8]] = [:]
+        for index in layout.bands(overlapping: range) { bands[index] = try await band(index) }
+        var out = assembleNow(range, bands: bands)
+        if range.upperBound > layout.trailerOffset {
+            let piece = try await trailer()
+            let from = max(range.lowerBound, layout.trailerOffset)
+            out += piece[(from - layout.trailerOffset)..<(range.upperBound - layout.trailerOffset)]
+        }
+        return out
+    }
+
+    /// The header and band pieces of `range` (everything before the trailer).
+    private func assembleNow(_ range: Range<Int>, bands: [Int: [UInt8]]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(range.count)
         func take(_ piece: [UInt8], at pieceOffset: Int) {
@@ -39,18 +71,15 @@ public final class PNGFileView: FileView {
             if from < to { out += piece[(from - pieceOffset)..<(to - pieceOffset)] }
         }
         take(template.header, at: 0)
-        for index in layout.bands(overlapping: range) {
-            take(try await band(index), at: layout.bands[index].fileOffset)
-        }
-        if range.upperBound > layout.trailerOffset {
-            take(try await trailer(), at: layout.trailerOffset)
-        }
+        for index in bands.keys.sorted() { take(bands[index]!, at: layout.bands[index].fileOffset) }
         return out
     }
 
+    private func bandKey(_ index: Int) -> String { "\(identity)#\(index)" }
+
     /// The whole IDAT chunk of band `index`, rendered once and shared by concurrent readers.
     private func band(_ index: Int) async throws -> [UInt8] {
-        try await renderedBands.value(for: "\(identity)#\(index)", cost: { $0.count }) { [self] in
+        try await renderedBands.value(for: bandKey(index), cost: { $0.count }) { [self] in
             try await render(index)
         }
     }

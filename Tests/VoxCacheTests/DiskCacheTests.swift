@@ -153,18 +153,72 @@ import Testing
 }
 
 @Suite struct DiskEntryCorruptionTests {
-    /// A single-byte change anywhere in a stored entry is caught, or (for bits the formats
-    /// ignore, like zstd's unused header bit) still decodes to exactly the original: never
-    /// to different bytes, and never into a huge allocation from a damaged length.
-    @Test func noFlippedByteDecodesToDifferentData() {
-        let original: [UInt8] = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7 ^ $0 >> 3) }
+    /// A single-byte change anywhere in a stored entry, compressed or stored as is, is caught:
+    /// never decoded to different bytes, and never into a huge allocation from a damaged length.
+    @Test(arguments: [false, true])
+    func noFlippedByteDecodesToDifferentData(compressible: Bool) {
+        var state: UInt32 = 12345
+        let original: [UInt8] = (0..<3000).map { i in
+            state = state &* 1_103_515_245 &+ 12345
+            return compressible ? UInt8(truncatingIfNeeded: i &* 7 ^ i >> 3) : UInt8(truncatingIfNeeded: state >> 16)
+        }
         let encoded = DiskEntryCodec.encode(key: "chunk|k", entry: .bytes(original))
-        // The level byte and the reserved bytes (5..<8) do not affect the content.
-        for index in encoded.indices where !(5..<8).contains(index) {
+        #expect((encoded[4] & DiskEntryCodec.uncompressedFlag != 0) == !compressible)
+        for index in encoded.indices {
             var damaged = encoded
             damaged[index] ^= 0x10
             let decoded = try? DiskEntryCodec.decode(damaged, expectedKey: "chunk|k")
             #expect(decoded == nil || decoded == .bytes(original), "a flip of byte \(index) decoded to other data")
         }
+    }
+}
+
+@Suite struct DiskCacheCrashRecoveryTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxfs-disk-\(UUID().uuidString)").path
+
+    /// The pid of a process that has exited.
+    func deadPid() throws -> Int {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/true")
+        try process.run()
+        process.waitUntilExit()
+        return Int(process.processIdentifier)
+    }
+
+    @Test func aReservationOfADeadWriterIsTakenOver() async throws {
+        let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        cache.flush()
+        let database = try SQLiteDatabase(path: directory + "/index.sqlite")
+        try database.query("INSERT INTO entries (key, size, last_access, ready, owner) VALUES ('k', 4096, 0, 0, ?)", [.integer(try deadPid())])
+        await cache.store("k", .bytes([1, 2, 3]))
+        cache.flush()
+        #expect(cache.read("k") == .bytes([1, 2, 3]))
+    }
+
+    @Test func aReservationOfALiveWriterIsLeftAlone() async throws {
+        let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        cache.flush()
+        let database = try SQLiteDatabase(path: directory + "/index.sqlite")
+        try database.query("INSERT INTO entries (key, size, last_access, ready, owner) VALUES ('k', 4096, 0, 0, 1)")  // pid 1 lives
+        await cache.store("k", .bytes([1, 2, 3]))
+        cache.flush()
+        #expect(cache.read("k") == nil)
+    }
+
+    @Test func startupRemovesWhatDeadWritersLeft() throws {
+        let first = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        first.flush()
+        let dead = try deadPid()
+        let stray = directory + "/objects/tmp.\(dead).7"
+        let live = directory + "/objects/tmp.\(getpid()).8"
+        #expect(FileManager.default.createFile(atPath: stray, contents: Data([1, 2, 3])))
+        #expect(FileManager.default.createFile(atPath: live, contents: Data([4])))
+        let database = try SQLiteDatabase(path: directory + "/index.sqlite")
+        try database.query("INSERT INTO entries (key, size, last_access, ready, owner) VALUES ('k', 4096, 0, 0, ?)", [.integer(dead)])
+        let second = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        second.flush()  // waits for the startup cleanup, which runs on the writer queue
+        #expect(!FileManager.default.fileExists(atPath: stray))
+        #expect(FileManager.default.fileExists(atPath: live))
+        #expect(try database.query("SELECT COUNT(*) FROM entries")[0][0].integer == 0)
     }
 }

@@ -85,6 +85,16 @@ import VoxSources
         #expect(rows[0].count <= 128)
     }
 
+    @Test func cachedReadsAnswerOnlyWhatIsRenderedAndMatch() async throws {
+        let volume = FakeVolume(size: Vec3(3000, 200, 1), chunk: Vec3(512, 64, 1))
+        let view = makeView(volume)
+        let offset = 100_000, count = 131_072
+        #expect(view.readIfCached(offset: offset, count: count) == nil)
+        let read = try await view.read(offset: offset, count: count)
+        #expect(view.readIfCached(offset: offset, count: count) == read)
+        #expect(view.readIfCached(offset: view.size - 10, count: 10) == nil)  // the trailer is never answered early
+    }
+
     @Test func sizeDependsOnlyOnShape() {
         let a = PNGTemplate(width: 500, height: 400, dataType: .uint8, channels: 1, rowAlignment: 64)!
         let b = PNGTemplate(width: 500, height: 400, dataType: .uint8, channels: 1, rowAlignment: 64)!
