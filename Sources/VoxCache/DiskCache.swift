@@ -63,23 +63,56 @@ public final class DiskCache: Sendable {
             return nil
         }
         let id = row[0].integer
-        guard let file = Self.contents(of: path(for: id)) else {
-            // Evicted by another process between the lookup and the open.
-            counters.misses.add(1, ordering: .relaxed)
-            return nil
-        }
+        let entry: DiskEntry
         do {
-            let entry = try DiskEntryCodec.decode(file, expectedKey: key)
-            counters.hits.add(1, ordering: .relaxed)
-            counters.bytesRead.add(file.count, ordering: .relaxed)
-            noteAccess(id)
-            return entry
+            guard let read = try Self.readEntry(path(for: id), expectedKey: key) else {
+                // Evicted by another process between the lookup and the open.
+                counters.misses.add(1, ordering: .relaxed)
+                return nil
+            }
+            entry = read.entry
+            counters.bytesRead.add(read.bytes, ordering: .relaxed)
         } catch {
             counters.corrupt.add(1, ordering: .relaxed)
             counters.misses.add(1, ordering: .relaxed)
             writer.async { [self] in try? remove(id: id) }
             return nil
         }
+        counters.hits.add(1, ordering: .relaxed)
+        noteAccess(id)
+        return entry
+    }
+
+    /// Reads header and key, then the payload into an array of its own; nil if the file is gone.
+    private static func readEntry(_ path: String, expectedKey: String) throws(DiskEntryCodec.Corrupt) -> (entry: DiskEntry, bytes: Int)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        let fileSize = Int(info.st_size)
+        let prefixLength = min(fileSize, DiskEntryCodec.fixedHeaderLength + expectedKey.utf8.count)
+        guard let prefix = readExactly(fd, prefixLength, at: 0) else { throw DiskEntryCodec.Corrupt(description: "short file") }
+        let header = try DiskEntryCodec.header(prefix)
+        guard header.payloadOffset == prefixLength, prefixLength + header.storedLength == fileSize,
+              let payload = readExactly(fd, header.storedLength, at: prefixLength)
+        else { throw DiskEntryCodec.Corrupt(description: "length mismatch") }
+        return (try DiskEntryCodec.decode(header: header, prefix: prefix, payload: payload, expectedKey: expectedKey), fileSize)
+    }
+
+    private static func readExactly(_ fd: Int32, _ count: Int, at offset: Int) -> [UInt8]? {
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var done = 0
+            while done < count {
+                let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { failed = true; break }
+                done += n
+            }
+            initialized = done
+        }
+        return failed ? nil : bytes
     }
 
     // MARK: writing
@@ -286,30 +319,10 @@ public final class DiskCache: Sendable {
         }
     }
 
-    /// A whole file as bytes, without an intermediate Data copy; nil if it cannot be read.
-    private static func contents(of path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return nil }
-        let size = Int(info.st_size)
-        var failed = false
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            var done = 0
-            while done < size {
-                let n = Glibc.read(fd, buffer.baseAddress! + done, size - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { failed = true; break }
-                done += n
-            }
-            count = done
-        }
-        return failed ? nil : bytes
-    }
-
+    /// `objects/<low byte, 2 hex digits>/<id in hex>`: 256 directories keep each one small.
     private func path(for id: Int) -> String {
-        directory + "/objects/" + String(format: "%02x/%x", id & 0xFF, id)
+        let shard = String(id & 0xFF, radix: 16)
+        return directory + "/objects/" + (shard.count == 1 ? "0" : "") + shard + "/" + String(id, radix: 16)
     }
 
     /// Space a file of `length` bytes takes, in whole blocks as `du` counts it.

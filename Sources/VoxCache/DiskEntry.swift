@@ -58,42 +58,67 @@ enum DiskEntryCodec {
         return out
     }
 
-    /// Decodes and verifies a stored entry; throws on any mismatch, including a different key.
-    static func decode(_ file: [UInt8], expectedKey: String) throws(Corrupt) -> DiskEntry {
-        guard file.count >= fixedHeaderLength, Array(file[0..<4]) == magic else { throw Corrupt(description: "bad header") }
-        let flags = file[4]
-        guard flags & ~(missingFlag | uncompressedFlag) == 0, file[5] == 0, file[6] == 0, file[7] == 0 else {
+    /// The fixed header of a stored entry.
+    struct Header {
+        var flags: UInt8
+        var keyLength: Int
+        var storedLength: Int
+        var rawLength: Int
+        var checksum: UInt32
+
+        /// Bytes before the payload: the fixed header and the key.
+        var payloadOffset: Int { fixedHeaderLength + keyLength }
+    }
+
+    static func header(_ bytes: [UInt8]) throws(Corrupt) -> Header {
+        guard bytes.count >= fixedHeaderLength, Array(bytes[0..<4]) == magic else { throw Corrupt(description: "bad header") }
+        let flags = bytes[4]
+        guard flags & ~(missingFlag | uncompressedFlag) == 0, bytes[5] == 0, bytes[6] == 0, bytes[7] == 0 else {
             throw Corrupt(description: "unknown flags")
         }
-        let keyLength = Int(read(file, at: 8, bytes: 4))
-        let storedLength = Int(read(file, at: 12, bytes: 8))
-        let rawLength = Int(read(file, at: 20, bytes: 8))
-        let checksum = UInt32(read(file, at: 28, bytes: 4))
-        let payloadStart = fixedHeaderLength + keyLength
-        guard storedLength <= maximumRawLength, rawLength <= maximumRawLength, payloadStart + storedLength == file.count else {
-            throw Corrupt(description: "length mismatch")
+        let header = Header(
+            flags: flags, keyLength: Int(read(bytes, at: 8, bytes: 4)), storedLength: Int(read(bytes, at: 12, bytes: 8)),
+            rawLength: Int(read(bytes, at: 20, bytes: 8)), checksum: UInt32(read(bytes, at: 28, bytes: 4)))
+        guard header.keyLength <= 1 << 16, header.storedLength <= maximumRawLength, header.rawLength <= maximumRawLength else {
+            throw Corrupt(description: "length out of range")
         }
-        guard file[fixedHeaderLength..<payloadStart].elementsEqual(expectedKey.utf8) else {
+        return header
+    }
+
+    /// Decodes and verifies a whole stored entry; throws on any mismatch, including a different key.
+    static func decode(_ file: [UInt8], expectedKey: String) throws(Corrupt) -> DiskEntry {
+        let header = try header(file)
+        guard file.count >= header.payloadOffset else { throw Corrupt(description: "length mismatch") }
+        return try decode(header: header, prefix: file, payload: Array(file[header.payloadOffset...]), expectedKey: expectedKey)
+    }
+
+    /// Verifies and decodes a payload read apart from its header (`prefix` holds the header
+    /// and key). An uncompressed payload is returned as is: no copy.
+    static func decode(header: Header, prefix: [UInt8], payload: [UInt8], expectedKey: String) throws(Corrupt) -> DiskEntry {
+        guard payload.count == header.storedLength else { throw Corrupt(description: "length mismatch") }
+        guard prefix.count >= header.payloadOffset,
+              prefix[fixedHeaderLength..<header.payloadOffset].elementsEqual(expectedKey.utf8) else {
             throw Corrupt(description: "entry belongs to another key")
         }
-        let payload = file[payloadStart...]
-        guard crc(payload) == checksum else { throw Corrupt(description: "checksum mismatch") }
-        if flags & missingFlag != 0 {
-            guard flags == missingFlag, storedLength == 0, rawLength == 0 else { throw Corrupt(description: "missing marker with a payload") }
+        guard crc(payload[...]) == header.checksum else { throw Corrupt(description: "checksum mismatch") }
+        if header.flags & missingFlag != 0 {
+            guard header.flags == missingFlag, header.storedLength == 0, header.rawLength == 0 else {
+                throw Corrupt(description: "missing marker with a payload")
+            }
             return .missing
         }
-        if flags & uncompressedFlag != 0 {
-            guard storedLength == rawLength else { throw Corrupt(description: "length mismatch") }
-            return .bytes(Array(payload))
+        if header.flags & uncompressedFlag != 0 {
+            guard header.storedLength == header.rawLength else { throw Corrupt(description: "length mismatch") }
+            return .bytes(payload)
         }
         // Trust no length from the file before allocating: the zstd frame states its own size.
         let frameSize = payload.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
-        guard frameSize == UInt64(rawLength) else { throw Corrupt(description: "content size mismatch") }
-        var raw = [UInt8](repeating: 0, count: rawLength)
+        guard frameSize == UInt64(header.rawLength) else { throw Corrupt(description: "content size mismatch") }
+        var raw = [UInt8](repeating: 0, count: header.rawLength)
         let produced = payload.withUnsafeBytes { src in
             raw.withUnsafeMutableBytes { dst in ZSTD_decompress(dst.baseAddress, dst.count, src.baseAddress, src.count) }
         }
-        guard ZSTD_isError(produced) == 0, produced == rawLength else { throw Corrupt(description: "zstd payload does not decode") }
+        guard ZSTD_isError(produced) == 0, produced == header.rawLength else { throw Corrupt(description: "zstd payload does not decode") }
         return .bytes(raw)
     }
 

@@ -15,6 +15,10 @@ public final class PNGFileView: FileView {
     private let renderedBands: MemoryCache<[UInt8]>
     private let identity: String
     private let adlers: Mutex<[Int: UInt]> = Mutex([:])
+    /// Bands rendered ahead of a sequential reader.
+    static let renderAhead = 2
+    /// The last band a read touched, to spot a sequential reader and render ahead of it.
+    private let lastBand = Atomic<Int>(-1)
 
     private var layout: PNGLayout { template.layout }
 
@@ -31,12 +35,27 @@ public final class PNGFileView: FileView {
     public var size: Int { layout.size }
 
     public func read(offset: Int, count: Int) async throws -> [UInt8] {
-        try await assemble(offset: offset, count: count, band: { try await self.band($0) }, trailer: { try await self.trailer() })
+        renderAheadIfSequential(clampedRange(offset: offset, count: count, size: size))
+        return try await assemble(offset: offset, count: count, band: { try await self.band($0) }, trailer: { try await self.trailer() })
+    }
+
+    /// A reader moving forward band by band gets the next band rendered while it receives
+    /// this one, so fetching, decoding and encoding overlap the transfer.
+    private func renderAheadIfSequential(_ range: Range<Int>) {
+        let bands = layout.bands(overlapping: range)
+        guard let first = bands.first, let last = bands.last else { return }
+        let previous = lastBand.exchange(last, ordering: .relaxed)
+        guard previous == first || previous == first - 1 else { return }
+        for next in (last + 1)..<min(last + 1 + Self.renderAhead, layout.bands.count)
+        where renderedBands.cached(bandKey(next)) == nil {
+            Task { _ = try? await self.band(next) }
+        }
     }
 
     public func readIfCached(offset: Int, count: Int) -> [UInt8]? {
         // Only bands already rendered, and no trailer (it may need every band).
         let range = clampedRange(offset: offset, count: count, size: size)
+        renderAheadIfSequential(range)
         guard range.upperBound <= layout.trailerOffset else { return nil }
         var bands: [Int: [UInt8]] = [:]
         for index in layout.bands(overlapping: range) {
