@@ -25,6 +25,9 @@ public final class DiskCache: Sendable {
     /// Counter values already added to the lifetime totals in the index.
     private let persisted = Mutex(DiskCacheCounters.Snapshot())
     private let writer = DispatchQueue(label: "voxfs.disk-cache.writer")
+    /// Blocking file reads run here, not on Swift's cooperative pool (one thread per core),
+    /// so a read waiting on the disk never idles a core that could be encoding.
+    private static let readers = DispatchQueue(label: "voxfs.disk-cache.readers", attributes: .concurrent)
     /// Bytes of entries waiting to be written: readers wait when it is full, so a fast reader
     /// cannot pile up unbounded memory behind the disk.
     private let pendingWrites: ByteLimiter
@@ -55,8 +58,15 @@ public final class DiskCache: Sendable {
 
     // MARK: reading
 
+    /// `read(_:)` off the cooperative pool.
+    public func load(_ key: String) async -> DiskEntry? {
+        await withCheckedContinuation { continuation in
+            Self.readers.async { continuation.resume(returning: self.read(key)) }
+        }
+    }
+
     /// The entry for `key`, or nil when absent. A corrupt entry is counted, removed and
-    /// reported as absent, so the caller fetches it again.
+    /// reported as absent, so the caller fetches it again. Blocks on the disk.
     public func read(_ key: String) -> DiskEntry? {
         guard let row = try? database.withLock({ try $0.query("SELECT id FROM entries WHERE key = ? AND ready = 1", [.text(key)]) }).first else {
             counters.misses.add(1, ordering: .relaxed)

@@ -80,7 +80,7 @@ public final class PrecomputedVolume: VolumeSource {
         let decoded = try await cache.value(for: key, cost: { $0.cost }) { [self] in
             let (begin, end) = scale.chunkBounds(cell)
             let layout = ChunkLayout(shape: end - begin, channelCount: channelCount, dataType: dataType)
-            switch disk?.read(key) {
+            switch await disk?.load(key) {
             case .missing?: return DecodedChunk(shape: layout.shape, voxels: nil)
             case let .bytes(voxels)? where voxels.count == layout.decodedByteCount:
                 return DecodedChunk(shape: layout.shape, voxels: voxels)
