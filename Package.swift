@@ -43,7 +43,9 @@ let package = Package(
         .target(name: "VoxTestSupport", path: "Tests/VoxTestSupport", swiftSettings: strict),
         .testTarget(name: "VoxTransportTests", dependencies: ["VoxTransport", "VoxTestSupport"], swiftSettings: strict),
         .testTarget(name: "VoxCacheTests", dependencies: ["VoxCache", "CSQLite"], swiftSettings: strict),
-        .testTarget(name: "VoxSourcesTests", dependencies: ["VoxSources", "VoxTransport", "VoxCache", "VoxDemo", "CZlib", "VoxTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "VoxSourcesTests", dependencies: ["VoxSources", "VoxTransport", "VoxCache", "VoxDemo", "CZlib", "VoxTestSupport"],
+            exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "VoxViewsTests", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "CZlib"], swiftSettings: strict),
         .testTarget(name: "VoxNamespaceTests", dependencies: ["VoxNamespace", "VoxTransport"], swiftSettings: strict),
     ]

@@ -6,6 +6,8 @@ import VoxViews
 /// Memory the whole mount shares, sized from one budget.
 public struct MemoryBudget: Sendable {
     public let chunks: MemoryCache<DecodedChunk>
+    /// Shard and minishard indexes.
+    public let metadata: MemoryCache<[UInt8]>
     public let pngBands: MemoryCache<[UInt8]>
     public let inFlight: ByteLimiter
     /// Bytes of decoded chunks that may wait to be written to the disk cache.
@@ -17,13 +19,18 @@ public struct MemoryBudget: Sendable {
 
     /// Of what the overhead leaves: half for cached decoded chunks, a quarter for chunks being
     /// fetched and copied, a sixteenth each for rendered PNG bands and for chunks waiting to be
-    /// written to disk, and the rest for allocator slack.
+    /// written to disk, a thirty-second for shard indexes, and the rest for allocator slack.
     public init(bytes: Int = 512 << 20) {
         let usable = max(bytes - Self.fixedOverhead, 16 << 20)
         chunks = MemoryCache(capacity: usable / 2)
         inFlight = ByteLimiter(capacity: usable / 4)
         pngBands = MemoryCache(capacity: usable / 16)
+        metadata = MemoryCache(capacity: usable / 32)
         diskWriteBuffer = usable / 16
+    }
+
+    func sourceCaches(disk: DiskCache?) -> SourceCaches {
+        SourceCaches(chunks: chunks, metadata: metadata, disk: disk, inFlight: inFlight)
     }
 }
 
@@ -66,7 +73,7 @@ public enum MountedTree {
             switch mount.source.format {
             case .precomputed:
                 let volume = try await PrecomputedVolume.open(
-                    store: store, cache: memory.chunks, disk: disk, inFlight: memory.inFlight, fillMissing: mount.fillMissing)
+                    store: store, caches: memory.sourceCaches(disk: disk), fillMissing: mount.fillMissing)
                 return .directory(ImageLayerDirectory(
                     path: mount.path, volume: volume, infoJSON: volume.info.rawJSON, bandCache: memory.pngBands))
             }

@@ -25,9 +25,13 @@ public protocol ChunkDecoder: Sendable {
 
 /// The decoders by precomputed `encoding` name.
 public enum ChunkDecoders {
-    public static func decoder(for encoding: String, dataType: DataType, channelCount: Int) -> (any ChunkDecoder)? {
+    public static func decoder(
+        for encoding: String, dataType: DataType, channelCount: Int, blockSize: Vec3? = nil
+    ) -> (any ChunkDecoder)? {
         switch encoding {
         case "raw": RawChunkDecoder()
+        case "compressed_segmentation" where dataType == .uint32 || dataType == .uint64:
+            CompressedSegmentationDecoder(blockSize: blockSize ?? Vec3(8, 8, 8))
         case "jpeg" where dataType == .uint8 && (channelCount == 1 || channelCount == 3): JPEGChunkDecoder()
         case "png" where (dataType == .uint8 || dataType == .uint16) && (1...4).contains(channelCount): PNGChunkDecoder()
         default: nil

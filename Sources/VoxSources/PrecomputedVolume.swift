@@ -6,7 +6,8 @@ import VoxTransport
 public final class PrecomputedVolume: VolumeSource {
     public let info: PrecomputedInfo
     public let location: String
-    private let reader: any ChunkReader
+    /// Per scale: where stored chunks come from (files or shards) and how they decode.
+    private let readers: [any ChunkReader]
     private let decoders: [any ChunkDecoder]
     private let cache: MemoryCache<DecodedChunk>
     private let disk: DiskCache?
@@ -23,35 +24,32 @@ public final class PrecomputedVolume: VolumeSource {
     public var scales: [ScaleGeometry] { info.scales.map(\.geometry) }
 
     /// Fetches and checks the layer's info, and makes sure every scale can be read.
-    /// - Parameters:
-    ///   - cache: decoded chunks, shared by every volume of the mount.
-    ///   - disk: the persistent tier, if any; also serves the info when the server is down.
-    ///   - inFlight: bounds the decoded bytes being fetched or copied at once, mount-wide.
-    public static func open(
-        store: any ObjectStore, cache: MemoryCache<DecodedChunk>, disk: DiskCache? = nil, inFlight: ByteLimiter,
-        fillMissing: Bool = true
-    ) async throws -> PrecomputedVolume {
+    /// Fetches the layer's info (from the disk cache when the server is down) and opens it.
+    /// - Parameter caches: shared by every volume of the mount.
+    public static func open(store: any ObjectStore, caches: SourceCaches, fillMissing: Bool = true) async throws -> PrecomputedVolume {
         let url = store.describe("info")
-        guard let fetched = try await MetadataCache.fetch("info", from: store, disk: disk) else {
+        guard let fetched = try await MetadataCache.fetch("info", from: store, disk: caches.disk) else {
             throw SourceError.invalidInfo("no info file (404)", url: url)
         }
         let info = try PrecomputedInfo(json: fetched.bytes, url: url)
-        return try PrecomputedVolume(
-            info: info, version: fetched.validator, store: store, cache: cache, disk: disk, inFlight: inFlight, fillMissing: fillMissing)
+        return try PrecomputedVolume(info: info, version: fetched.validator, store: store, caches: caches, fillMissing: fillMissing)
     }
 
-    public init(
-        info: PrecomputedInfo, version: String?, store: any ObjectStore, cache: MemoryCache<DecodedChunk>,
-        disk: DiskCache?, inFlight: ByteLimiter, fillMissing: Bool = true
-    ) throws {
+    public init(info: PrecomputedInfo, version: String?, store: any ObjectStore, caches: SourceCaches, fillMissing: Bool = true) throws {
+        let version = version ?? "crc32:\(Checksum.crc32(info.rawJSON)):\(info.rawJSON.count)"
         var decoders: [any ChunkDecoder] = []
+        var readers: [any ChunkReader] = []
         for scale in info.scales {
             let url = store.describe(scale.geometry.key)
-            guard scale.shardingJSON == nil else {
-                throw SourceError.unsupported("sharded scale '\(scale.geometry.key)'", url: url)
+            if let sharding = scale.shardingJSON {
+                let spec = try ShardingSpec(json: sharding, url: store.describe("info"))
+                readers.append(ShardedChunkReader(store: store, spec: spec, caches: caches, cachePrefix: store.location + "|" + version))
+            } else {
+                readers.append(UnshardedChunkReader(store: store))
             }
             guard let decoder = ChunkDecoders.decoder(
-                for: scale.geometry.encoding, dataType: info.dataType, channelCount: info.channelCount)
+                for: scale.geometry.encoding, dataType: info.dataType, channelCount: info.channelCount,
+                blockSize: scale.compressedSegmentationBlockSize)
             else {
                 throw SourceError.unsupported(
                     "encoding '\(scale.geometry.encoding)' for \(info.channelCount)-channel \(info.dataType) in scale '\(scale.geometry.key)'",
@@ -61,12 +59,12 @@ public final class PrecomputedVolume: VolumeSource {
         }
         self.info = info
         self.location = store.location
-        self.reader = UnshardedChunkReader(store: store)
+        self.readers = readers
         self.decoders = decoders
-        self.cache = cache
-        self.disk = disk
-        self.version = version ?? "crc32:\(Checksum.crc32(info.rawJSON)):\(info.rawJSON.count)"
-        self.inFlight = inFlight
+        self.cache = caches.chunks
+        self.disk = caches.disk
+        self.version = version
+        self.inFlight = caches.inFlight
         self.fillMissing = fillMissing
     }
 
@@ -86,19 +84,19 @@ public final class PrecomputedVolume: VolumeSource {
                 return DecodedChunk(shape: layout.shape, voxels: voxels)
             case .bytes?, nil: break  // a wrong length cannot be this chunk: fetch it again
             }
-            guard let stored = try await reader.storedChunk(scale: scale, cell: cell) else {
+            guard let stored = try await readers[index].storedChunk(scale: scale, cell: cell) else {
                 await disk?.store(key, .missing)
                 return DecodedChunk(shape: layout.shape, voxels: nil)
             }
             let voxels: [UInt8]
             do { voxels = try decoders[index].decode(stored, layout: layout) } catch {
-                throw SourceError.corruptChunk("\(error)", url: reader.describe(scale: scale, cell: cell))
+                throw SourceError.corruptChunk("\(error)", url: readers[index].describe(scale: scale, cell: cell))
             }
             await disk?.store(key, .bytes(voxels))
             return DecodedChunk(shape: layout.shape, voxels: voxels)
         }
         if decoded.voxels == nil && !fillMissing {
-            throw SourceError.missingChunk(url: reader.describe(scale: scale, cell: cell))
+            throw SourceError.missingChunk(url: readers[index].describe(scale: scale, cell: cell))
         }
         return decoded
     }

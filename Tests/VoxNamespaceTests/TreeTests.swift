@@ -14,7 +14,7 @@ import VoxViews
 
     func layer() async throws -> ImageLayerDirectory {
         let store = MemoryStore(["info": Array(Self.info.utf8)])
-        let volume = try await PrecomputedVolume.open(store: store, cache: MemoryCache(capacity: 1 << 20), inFlight: ByteLimiter(capacity: 1 << 20))
+        let volume = try await PrecomputedVolume.open(store: store, caches: .inMemory())
         return ImageLayerDirectory(path: "/em", volume: volume, infoJSON: volume.info.rawJSON, bandCache: MemoryCache(capacity: 1 << 20))
     }
 
@@ -47,7 +47,7 @@ import VoxViews
 
     @Test func negativeZIsNamedWithASign() async throws {
         let store = MemoryStore(["info": Array(#"{"type": "image", "data_type": "uint8", "scales": [{"key": "s", "size": [4, 4, 15], "voxel_offset": [0, 0, -3], "chunk_sizes": [[4, 4, 4]], "encoding": "raw"}]}"#.utf8)])
-        let volume = try await PrecomputedVolume.open(store: store, cache: MemoryCache(capacity: 1 << 20), inFlight: ByteLimiter(capacity: 1 << 20))
+        let volume = try await PrecomputedVolume.open(store: store, caches: .inMemory())
         let scale = ScaleDirectory(path: "/x/s", volume: volume, scale: 0, bandCache: MemoryCache(capacity: 1 << 20))
         #expect(Array(scale.entryNames().prefix(3)) == ["z-03.png", "z-03.tif", "z-03.npy"])
         #expect(scale.entryNames().contains("z08.npy") && scale.entryNames().contains("z11.npy"))

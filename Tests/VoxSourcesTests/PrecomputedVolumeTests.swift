@@ -40,9 +40,9 @@ import VoxTransport
         await #expect(throws: SourceError.self) { try await strict.planeRows(scale: 0, z: 2, rows: 0..<16) }
 
         // Two mounts of one URL share the cache; the lenient one's zeros must not reach the strict one.
-        let cache = MemoryCache<DecodedChunk>(capacity: 1 << 20), limiter = ByteLimiter(capacity: 1 << 20)
-        let lenient = try await PrecomputedVolume.open(store: test.store, cache: cache, inFlight: limiter, fillMissing: true)
-        let sharing = try await PrecomputedVolume.open(store: test.store, cache: cache, inFlight: limiter, fillMissing: false)
+        let caches = SourceCaches.inMemory()
+        let lenient = try await PrecomputedVolume.open(store: test.store, caches: caches, fillMissing: true)
+        let sharing = try await PrecomputedVolume.open(store: test.store, caches: caches, fillMissing: false)
         _ = try await lenient.planeRows(scale: 0, z: 2, rows: 0..<16)
         await #expect(throws: SourceError.self) { try await sharing.planeRows(scale: 0, z: 2, rows: 0..<16) }
     }
@@ -66,11 +66,12 @@ import VoxTransport
         }
         // Room for one chunk at a time: a leaked grant would make the second read wait forever.
         let limiter = ByteLimiter(capacity: 16 * 16 * 4)
-        let volume = try await PrecomputedVolume.open(store: failing, cache: MemoryCache(capacity: 1), inFlight: limiter)
+        let tight = SourceCaches(chunks: MemoryCache(capacity: 1), metadata: MemoryCache(capacity: 1), disk: nil, inFlight: limiter)
+        let volume = try await PrecomputedVolume.open(store: failing, caches: tight)
         for _ in 0..<3 {
             await #expect(throws: StoreError.self) { try await volume.planeRows(scale: 0, z: 0, rows: 0..<16) }
         }
-        let good = try await PrecomputedVolume.open(store: test.store, cache: MemoryCache(capacity: 1), inFlight: limiter)
+        let good = try await PrecomputedVolume.open(store: test.store, caches: tight)
         #expect(try await good.planeRows(scale: 0, z: 1, rows: 0..<16) == test.expectedRows(z: 1, rows: 0..<16))
     }
 

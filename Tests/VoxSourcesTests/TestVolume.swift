@@ -62,7 +62,6 @@ struct TestVolume {
     }
 
     func open(store: (any ObjectStore)? = nil, fillMissing: Bool = true, cacheBytes: Int = 64 << 20) async throws -> PrecomputedVolume {
-        try await PrecomputedVolume.open(
-            store: store ?? self.store, cache: MemoryCache(capacity: cacheBytes), inFlight: ByteLimiter(capacity: 1 << 20), fillMissing: fillMissing)
+        try await PrecomputedVolume.open(store: store ?? self.store, caches: .inMemory(chunkBytes: cacheBytes), fillMissing: fillMissing)
     }
 }
