@@ -5,19 +5,21 @@ import VoxTransport
 /// shard's index and its minishard's index, then read with one ranged GET.
 ///
 /// Both index levels are cached (memory, and disk when there is one), so a chunk of a shard
-/// seen before costs one ranged GET.
+/// seen before costs one ranged GET, and chunks of one shard wanted together share GETs.
 public struct ShardedChunkReader: ChunkReader {
     let store: any ObjectStore
     let spec: ShardingSpec
     let caches: SourceCaches
     /// Layer identity and version, so cached indexes of a changed layer are not reused.
     let cachePrefix: String
+    private let batcher: ShardReadBatcher
 
     public init(store: any ObjectStore, spec: ShardingSpec, caches: SourceCaches, cachePrefix: String) {
         self.store = store
         self.spec = spec
         self.caches = caches
         self.cachePrefix = cachePrefix
+        self.batcher = ShardReadBatcher(store: store)
     }
 
     public func storedChunk(scale: ScaleGeometry, cell: Vec3) async throws -> [UInt8]? {
@@ -39,11 +41,9 @@ public struct ShardedChunkReader: ChunkReader {
             file, (indexBase + begin)..<(indexBase + end), decode: spec.minishardIndexEncoding == .gzip ? .gzip : nil)
         else { throw StoreError.corrupt("minishard index vanished", url: store.describe(file)) }
         guard let range = try Self.chunkRange(id, minishardIndex: index, url: store.describe(file)) else { return nil }
-        guard let data = try await store.fetch(file, range: (indexBase + range.lowerBound)..<(indexBase + range.upperBound)) else {
-            throw StoreError.corrupt("shard shrank under its index", url: store.describe(file))
-        }
-        guard spec.dataEncoding == .gzip else { return data.bytes }
-        do { return try Gzip.inflate(data.bytes) } catch {
+        let data = try await batcher.read(file, (indexBase + range.lowerBound)..<(indexBase + range.upperBound))
+        guard spec.dataEncoding == .gzip else { return data }
+        do { return try Gzip.inflate(data) } catch {
             throw StoreError.corrupt("chunk \(id): \(error)", url: store.describe(file))
         }
     }

@@ -91,5 +91,35 @@ import VoxTransport
         }
     }
 
+    @Test func nearbyReadsOfOneShardShareAGet() async throws {
+        let file = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let store = MemoryStore(["s/0.shard": file, "s/1.shard": file])
+        let batcher = ShardReadBatcher(store: store, gatherWindow: .milliseconds(200))
+        // Three close ranges of one file, one far range (beyond the gap), one in another file.
+        let ranges = [("s/0.shard", 100..<200), ("s/0.shard", 1_000..<5_000), ("s/0.shard", 60_000..<61_000),
+                      ("s/0.shard", 250_000..<250_010), ("s/1.shard", 10..<20)]
+        let results = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            for (i, (name, range)) in ranges.enumerated() {
+                group.addTask { (i, try await batcher.read(name, range)) }
+            }
+            return try await group.reduce(into: [Int: [UInt8]]()) { $0[$1.0] = $1.1 }
+        }
+        for (i, (_, range)) in ranges.enumerated() { #expect(results[i] == Array(file[range])) }
+        #expect(store.fetchCount == 3)
+    }
+
+    @Test func aFailedMergedGetFailsEveryReaderInIt() async throws {
+        let store = FaultInjectingStore(wrapping: MemoryStore()) { _ in .fail(.httpStatus(500, url: "s")) }
+        let batcher = ShardReadBatcher(store: store, gatherWindow: .milliseconds(100))
+        let failures = await withTaskGroup(of: Bool.self) { group in
+            for range in [0..<10, 20..<30] {
+                group.addTask { (try? await batcher.read("s/0.shard", range)) == nil }
+            }
+            return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(failures == 2)
+        #expect(store.injectedCount == 1)
+    }
+
     func littleEndian(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
 }
