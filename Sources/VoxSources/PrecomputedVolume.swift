@@ -113,7 +113,7 @@ public final class PrecomputedVolume: VolumeSource {
         let gz = (z - scale.voxelOffset.z) / chunk.z
         let chunkRows = (rows.lowerBound / chunk.y)...((rows.upperBound - 1) / chunk.y)
         let cells = chunkRows.flatMap { gy in (0..<scale.gridSize.x).map { gx in Vec3(gx, gy, gz) } }
-        if isWalkingInOrder(scale: index, z: z), gz + 1 < scale.gridSize.z {
+        if isWalkingInOrder(scale: index, z: z), gz + 1 < scale.gridSize.z, layerFitsTwice(scale) {
             prefetch(scale: index, cells: chunkRows.flatMap { gy in (0..<scale.gridSize.x).map { gx in Vec3(gx, gy, gz + 1) } })
         }
         // All chunks of the rows at once; the mount-wide byte limiter, not this loop, bounds memory.
@@ -163,6 +163,14 @@ public final class PrecomputedVolume: VolumeSource {
             walk[scale] = (z, inOrder)
             return inOrder
         }
+    }
+
+    /// Whether the memory tier holds this chunk layer and the next: prefetching a layer that
+    /// does not fit would evict the chunks the reader is still using.
+    private func layerFitsTwice(_ scale: ScaleGeometry) -> Bool {
+        let layer = scale.gridSize.x * scale.gridSize.y
+            * ChunkLayout(shape: scale.chunkSize, channelCount: channelCount, dataType: dataType).decodedByteCount
+        return 2 * layer <= cache.capacity
     }
 
     /// Loads the chunks the next slices of an in-order reader will need, with spare budget
