@@ -39,26 +39,18 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "Tests" / "integration"))
+sys.path.insert(0, str(REPO / "bench"))
 
 from nginx_server import NginxServer  # noqa: E402
 import voxfs_proc as P  # noqa: E402
+from common import default_voxfs, drop_page_cache, read_tensorstore, selected_readers, triple  # noqa: E402
 
 READERS = ("voxfs-cold", "voxfs-disk", "tensorstore")
 LAYER = "/seg/bench"
 
 
-def default_voxfs() -> Path:
-    if os.environ.get("VOXFS_BIN"):
-        return Path(os.environ["VOXFS_BIN"])
-    release = REPO / ".build/release/voxfs"
-    return release if release.exists() else REPO / ".build/debug/voxfs"
 
 
-def triple(s: str) -> tuple:
-    t = tuple(int(v) for v in s.split(","))
-    if len(t) != 3:
-        raise argparse.ArgumentTypeError("want X,Y,Z")
-    return t
 
 
 # ---------------------------------------------------------------- the volume
@@ -140,24 +132,8 @@ def read_all_npy(scale_dir: Path, jobs: int) -> tuple:
     return len(names), sum(cat(n) for n in names)
 
 
-def read_tensorstore(url: str) -> np.ndarray:
-    import tensorstore as ts
-
-    store = ts.open({
-        "driver": "neuroglancer_precomputed",
-        "kvstore": {"driver": "http", "base_url": url + "/"},
-        "context": {"cache_pool": {"total_bytes_limit": 0}},
-    }, read=True).result()
-    return store.read().result()
 
 
-def drop_page_cache() -> bool:
-    try:
-        os.sync()
-        Path("/proc/sys/vm/drop_caches").write_text("3\n")
-        return True
-    except OSError:
-        return False
 
 
 def stats(mp: Path) -> dict:
@@ -212,13 +188,8 @@ def main() -> int:
     ap.add_argument("--no-verify", action="store_true", help="skip the three-slice correctness check")
     args = ap.parse_args()
 
-    readers = [r for r in args.readers.split(",") if r]
-    for r in readers:
-        if r not in READERS:
-            ap.error(f"unknown reader {r}")
+    readers = selected_readers(ap, args, READERS)
     use_voxfs = any(r.startswith("voxfs") for r in readers)
-    if use_voxfs and not args.voxfs.exists():
-        ap.error(f"voxfs binary not found: {args.voxfs} (swift build -c release, or --voxfs)")
     import tensorstore  # noqa: F401  (import time not timed)
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="voxfs-segbench-"))

@@ -34,25 +34,17 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "Tests" / "integration"))
+sys.path.insert(0, str(REPO / "bench"))
 
 from nginx_server import NginxServer  # noqa: E402
 import voxfs_proc as P  # noqa: E402
+from common import default_voxfs, drop_page_cache, read_tensorstore, selected_readers, triple  # noqa: E402
 
 READERS = ("voxfs-cold", "voxfs-warm", "voxfs-disk", "cloudvolume", "tensorstore")
 
 
-def default_voxfs() -> Path:
-    if os.environ.get("VOXFS_BIN"):
-        return Path(os.environ["VOXFS_BIN"])
-    release = REPO / ".build/release/voxfs"
-    return release if release.exists() else REPO / ".build/debug/voxfs"
 
 
-def triple(s: str) -> tuple:
-    t = tuple(int(v) for v in s.split(","))
-    if len(t) != 3:
-        raise argparse.ArgumentTypeError("want X,Y,Z")
-    return t
 
 
 # ---------------------------------------------------------------- the volume
@@ -119,25 +111,8 @@ def read_cloudvolume(url: str) -> np.ndarray:
     return np.asarray(vol[vol.bounds.to_slices()])
 
 
-def read_tensorstore(url: str) -> np.ndarray:
-    import tensorstore as ts
-
-    store = ts.open({
-        "driver": "neuroglancer_precomputed",
-        "kvstore": {"driver": "http", "base_url": url + "/"},
-        "context": {"cache_pool": {"total_bytes_limit": 0}},
-    }, read=True).result()
-    return store.read().result()
 
 
-def drop_page_cache() -> bool:
-    """Empties the kernel page cache (root only), so disk-cache reads really read the disk."""
-    try:
-        os.sync()
-        Path("/proc/sys/vm/drop_caches").write_text("3\n")
-        return True
-    except OSError:
-        return False
 
 
 def verify_png(scale_dir: Path, ref_slice_yx: np.ndarray, z: int, width: int) -> str:
@@ -168,13 +143,8 @@ def main() -> int:
     ap.add_argument("--no-verify", action="store_true", help="skip the one-slice correctness check")
     args = ap.parse_args()
 
-    readers = [r for r in args.readers.split(",") if r]
-    for r in readers:
-        if r not in READERS:
-            ap.error(f"unknown reader {r}")
+    readers = selected_readers(ap, args, READERS)
     use_voxfs = any(r.startswith("voxfs") for r in readers)
-    if use_voxfs and not args.voxfs.exists():
-        ap.error(f"voxfs binary not found: {args.voxfs} (swift build -c release, or --voxfs)")
 
     # import the peers up front so their import time is not timed
     import cloudvolume  # noqa: F401
