@@ -2,11 +2,6 @@ import CZlib
 
 /// gzip/zlib decompression, for `.gz` files on disk and compressed bodies curl did not decode.
 public enum Gzip {
-    /// Whether `bytes` start with the gzip magic number.
-    public static func isGzip(_ bytes: [UInt8]) -> Bool {
-        bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
-    }
-
     /// Inflates a gzip or zlib stream (detected from its header).
     public static func inflate(_ input: [UInt8], sizeHint: Int = 0) throws(GzipError) -> [UInt8] {
         var stream = z_stream()

@@ -8,8 +8,6 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case badRange(String, url: String)
     /// The stored bytes could not be read or decoded (e.g. corrupt gzip).
     case corrupt(String, url: String)
-    /// A fault injected by a test store.
-    case injected(String)
 
     public var description: String {
         switch self {
@@ -17,7 +15,6 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .transport(message, url): "\(message) (\(url))"
         case let .badRange(message, url): "bad range response from \(url): \(message)"
         case let .corrupt(message, url): "corrupt data from \(url): \(message)"
-        case let .injected(message): "injected fault: \(message)"
         }
     }
 
@@ -26,7 +23,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .httpStatus(code, _): code == 429 || (500...599).contains(code)
         case .transport: true
-        case .badRange, .corrupt, .injected: false
+        case .badRange, .corrupt: false
         }
     }
 }

@@ -16,19 +16,6 @@ public enum URLPath {
         }
         return out
     }
-
-    /// Joins a relative key onto a base key, resolving `.` and `..` (scale keys may use them).
-    public static func join(_ base: String, _ relative: String) -> String {
-        var parts = base.split(separator: "/").map(String.init)
-        for part in relative.split(separator: "/") {
-            switch part {
-            case ".": continue
-            case "..": if !parts.isEmpty { parts.removeLast() }
-            default: parts.append(String(part))
-            }
-        }
-        return parts.joined(separator: "/")
-    }
 }
 
 extension String {

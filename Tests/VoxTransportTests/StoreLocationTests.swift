@@ -33,9 +33,8 @@ import Testing
         }
     }
 
-    @Test func keysAreEscapedAndJoined() {
+    @Test func keysAreEscaped() {
         #expect(URLPath.escape("8_8_40/0-64_0-64_0-16") == "8_8_40/0-64_0-64_0-16")
         #expect(URLPath.escape("a b/ü") == "a%20b/%C3%BC")
-        #expect(URLPath.join("layer/8_8_40", "../16_16_40") == "layer/16_16_40")
     }
 }
