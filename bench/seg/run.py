@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from nginx_server import NginxServer  # noqa: E402
 import voxfs_proc as P  # noqa: E402
+from seg_volumes import _mix64 as mix64  # noqa: E402
 from common import default_voxfs, drop_page_cache, read_tensorstore, selected_readers, triple  # noqa: E402
 
 READERS = ("voxfs-cold", "voxfs-disk", "tensorstore")
@@ -55,12 +56,6 @@ LAYER = "/seg/bench"
 
 # ---------------------------------------------------------------- the volume
 
-def _mix64(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        x = x.astype(np.uint64)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
 
 
 def seg_like(X: int, Y: int, z0: int, Z: int, seed: int = 3) -> np.ndarray:
@@ -82,7 +77,7 @@ def seg_like(X: int, Y: int, z0: int, Z: int, seed: int = 3) -> np.ndarray:
     cz = np.floor(zw / 12.0).astype(np.int64) + 1000
     with np.errstate(over="ignore"):
         cell = ((cx * 4099 + cy) * 4099 + cz).astype(np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
-    h = _mix64(cell)
+    h = mix64(cell)
     ids = np.where((h & np.uint64(15)) == 0, (h >> np.uint64(40)) & np.uint64(0xFFFF), h)  # 1 in 16 cells small
     edge = ((fx - np.floor(fx)) < 0.04) | ((fy - np.floor(fy)) < 0.04)
     return np.where(edge, np.uint64(0), ids).astype(np.uint64)
