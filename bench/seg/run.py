@@ -50,12 +50,7 @@ READERS = ("voxfs-cold", "voxfs-disk", "tensorstore")
 LAYER = "/seg/bench"
 
 
-
-
-
-
 # ---------------------------------------------------------------- the volume
-
 
 
 def seg_like(X: int, Y: int, z0: int, Z: int, seed: int = 3) -> np.ndarray:
@@ -125,10 +120,6 @@ def read_all_npy(scale_dir: Path, jobs: int) -> tuple:
         with ThreadPoolExecutor(jobs) as ex:
             return len(names), sum(ex.map(cat, names))
     return len(names), sum(cat(n) for n in names)
-
-
-
-
 
 
 def stats(mp: Path) -> dict:

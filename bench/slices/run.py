@@ -43,10 +43,6 @@ from common import default_voxfs, drop_page_cache, read_tensorstore, selected_re
 READERS = ("voxfs-cold", "voxfs-warm", "voxfs-disk", "cloudvolume", "tensorstore")
 
 
-
-
-
-
 # ---------------------------------------------------------------- the volume
 
 def em_like(shape_xyz, z0: int, seed: int = 7) -> np.ndarray:
@@ -109,10 +105,6 @@ def read_cloudvolume(url: str) -> np.ndarray:
 
     vol = CloudVolume("precomputed://" + url, mip=0, progress=False, cache=False, parallel=1)
     return np.asarray(vol[vol.bounds.to_slices()])
-
-
-
-
 
 
 def verify_png(scale_dir: Path, ref_slice_yx: np.ndarray, z: int, width: int) -> str:
