@@ -28,13 +28,14 @@ let package = Package(
         .target(name: "VoxCache", dependencies: ["CZstd", "CSQLite", "CDeflate"], swiftSettings: strict),
         .target(name: "VoxSources", dependencies: ["VoxTransport", "VoxCache", "CTurboJPEG", "CZlib"], swiftSettings: strict),
         .target(name: "VoxViews", dependencies: ["VoxSources", "CZlib", "CDeflate"], swiftSettings: strict),
-        .target(name: "VoxNamespace", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "Yams"], swiftSettings: strict),
-        .target(name: "VoxFUSE", dependencies: ["VoxNamespace", "CFuse"], swiftSettings: strict),
+        .target(name: "VoxFileTree", dependencies: ["VoxTransport", "VoxCache", "VoxViews"], swiftSettings: strict),
+        .target(name: "VoxNamespace", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "VoxFileTree", "Yams"], swiftSettings: strict),
+        .target(name: "VoxFUSE", dependencies: ["VoxNamespace", "VoxTransport", "CFuse"], swiftSettings: strict),
         .target(name: "VoxDemo", dependencies: ["VoxSources", "CTurboJPEG"], swiftSettings: strict),
         .executableTarget(
             name: "voxfs",
             dependencies: [
-                "VoxFUSE", "VoxNamespace", "VoxDemo",
+                "VoxFUSE", "VoxNamespace", "VoxTransport", "VoxDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -47,6 +48,7 @@ let package = Package(
             name: "VoxSourcesTests", dependencies: ["VoxSources", "VoxTransport", "VoxCache", "VoxDemo", "CZlib", "VoxTestSupport"],
             exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "VoxViewsTests", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "CZlib"], swiftSettings: strict),
-        .testTarget(name: "VoxNamespaceTests", dependencies: ["VoxNamespace", "VoxTransport"], swiftSettings: strict),
+        .testTarget(name: "VoxFileTreeTests", dependencies: ["VoxFileTree", "VoxTransport", "VoxCache"], swiftSettings: strict),
+        .testTarget(name: "VoxNamespaceTests", dependencies: ["VoxNamespace", "VoxTransport", "VoxFileTree", "VoxViews"], swiftSettings: strict),
     ]
 )

@@ -41,6 +41,14 @@ public final class MemoryCache<Value: Sendable>: Sendable {
         }
     }
 
+    /// Makes `key` the first to be evicted: for values a sequential reader has finished with,
+    /// which would otherwise outlive the read-ahead values it has not reached yet.
+    public func demote(_ key: String) {
+        state.withLock { state in
+            state.entries[key]?.lastUse = 0
+        }
+    }
+
     /// The value for `key`, loading it once however many callers ask at the same time.
     ///
     /// A failed load is not cached: the next caller tries again. A caller that is cancelled

@@ -2,7 +2,13 @@ import CFuse
 import Glibc
 import Synchronization
 import VoxNamespace
+import VoxTransport
 import VoxViews
+
+/// A copy of libfuse's per-open flags, carried to the task that answers an open.
+private struct FileInfo: @unchecked Sendable {
+    var value: fuse_file_info
+}
 
 /// Serves a virtual tree through the libfuse low-level API.
 ///
@@ -36,9 +42,11 @@ public final class FuseFilesystem: Sendable {
         attr.st_ino = UInt(inode)
         attr.st_uid = owner.uid
         attr.st_gid = owner.gid
-        attr.st_atim.tv_sec = mountTime
-        attr.st_mtim.tv_sec = mountTime
-        attr.st_ctim.tv_sec = mountTime
+        var modified = mountTime
+        if case let .file(view) = node, let time = view.modificationTime { modified = time }
+        attr.st_atim.tv_sec = modified
+        attr.st_mtim.tv_sec = modified
+        attr.st_ctim.tv_sec = modified
         attr.st_blksize = Int(Self.maxRead)
         switch node {
         case .directory:
@@ -75,6 +83,9 @@ public final class FuseFilesystem: Sendable {
     // MARK: operations
 
     func lookup(_ request: FuseRequest, parent: UInt64, name: String) {
+        if let directory = unpreparedDirectory(parent, for: name) {
+            return afterPreparing(directory, for: name, request) { self.lookup(request, parent: parent, name: name) }
+        }
         let found = inodes.withLock { table in
             table.lookup(parent: parent, name: name) { parentNode in
                 guard case let .directory(directory) = parentNode else { return nil }
@@ -170,6 +181,18 @@ public final class FuseFilesystem: Sendable {
     func opendir(_ request: FuseRequest, inode: UInt64, info: UnsafeMutablePointer<fuse_file_info>) {
         guard let node = inodes.withLock({ $0[inode]?.node }) else { return request.fail(ENOENT) }
         guard case let .directory(directory) = node else { return request.fail(ENOTDIR) }
+        if !directory.isReady(for: nil) {
+            // libfuse's `info` lives on its stack: answer later with a copy.
+            let copy = FileInfo(value: info.pointee)
+            return afterPreparing(directory, for: nil, request) {
+                var info = copy.value
+                self.open(directory, request, info: &info)
+            }
+        }
+        open(directory, request, info: info)
+    }
+
+    private func open(_ directory: any VirtualDirectory, _ request: FuseRequest, info: UnsafeMutablePointer<fuse_file_info>) {
         let handle = nextHandle.add(1, ordering: .relaxed).newValue
         openDirectories.withLock { $0[handle] = [".", ".."] + directory.entryNames() }
         voxfs_fi_set_fh(info, handle)
@@ -206,9 +229,17 @@ public final class FuseFilesystem: Sendable {
                             return directory.child(named: name)
                         }
                     }
-                    guard let (child, node) = found else { index += 1; continue }
-                    param = entry(child, node)
-                    counted = child
+                    if let (child, node) = found {
+                        param = entry(child, node)
+                        counted = child
+                    } else if unpreparedDirectory(inode, for: name) != nil {
+                        // Known by name only (its size needs a request): a plain entry, and the
+                        // kernel looks it up when it needs the attributes.
+                        param = fuse_entry_param()
+                    } else {
+                        index += 1
+                        continue
+                    }
                 }
                 added = buffer.withUnsafeMutableBufferPointer { out in
                     fuse_add_direntry_plus(request.raw, out.baseAddress! + used, size - used, name, &param, off_t(index + 1))
@@ -243,6 +274,31 @@ public final class FuseFilesystem: Sendable {
     func access(_ request: FuseRequest, inode: UInt64, mask: Int32) {
         guard inodes.withLock({ $0[inode] }) != nil else { return request.fail(ENOENT) }
         request.fail(mask & W_OK != 0 ? EROFS : 0)
+    }
+
+    /// The directory at `inode`, if it must fetch something before it can answer for `name`.
+    private func unpreparedDirectory(_ inode: UInt64, for name: String?) -> (any VirtualDirectory)? {
+        guard case let .directory(directory)? = inodes.withLock({ $0[inode]?.node }), !directory.isReady(for: name) else {
+            return nil
+        }
+        return directory
+    }
+
+    /// Lets `directory` list itself (or size a child) in a task, then answers with `then`,
+    /// or EIO with a log line when that fails: the FUSE thread never waits on the network.
+    private func afterPreparing(
+        _ directory: any VirtualDirectory, for name: String?, _ request: FuseRequest, then: @escaping @Sendable () -> Void
+    ) {
+        Task {
+            do {
+                try await directory.prepare(for: name)
+            } catch {
+                self.served.errors.add(1, ordering: .relaxed)
+                Log.error(name.map { "lookup of '\($0)': \(error)" } ?? "listing: \(error)")
+                return request.fail(EIO)
+            }
+            then()
+        }
     }
 
     /// The filesystem a request belongs to: the session's userdata.

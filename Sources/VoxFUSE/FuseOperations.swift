@@ -70,14 +70,8 @@ enum FuseOperations {
             guard let req else { return }
             FuseFilesystem.from(req).access(FuseRequest(raw: req), inode: inode, mask: mask)
         }
-        ops.getxattr = { req, _, _, _ in
-            guard let req else { return }
-            fuse_reply_err(req, ENODATA)
-        }
-        ops.listxattr = { req, _, size in
-            guard let req else { return }
-            _ = size == 0 ? fuse_reply_xattr(req, 0) : fuse_reply_buf(req, nil, 0)
-        }
+        // No getxattr/listxattr handlers: libfuse answers ENOSYS once and the kernel stops asking,
+        // where ENODATA would cost a round trip per file (and per ACL check) on every `ls -l`.
         // Read-only: every call that would change something.
         ops.setattr = { req, _, _, _, _ in if let req { fuse_reply_err(req, EROFS) } }
         ops.mknod = { req, _, _, _, _ in if let req { fuse_reply_err(req, EROFS) } }

@@ -17,9 +17,11 @@ public enum FuseSession {
 
     /// - Parameters:
     ///   - options: extra `-o` options from the user.
+    ///   - largeReadahead: raise the kernel's readahead to `max_read`, when the memory budget
+    ///     has room for the larger concurrent reads it brings; else the kernel keeps 128 KiB.
     ///   - onMounted: called once the kernel mount exists, before the loop serves requests.
     public static func run(
-        _ filesystem: FuseFilesystem, mountpoint: String, options: [String], onMounted: () -> Void
+        _ filesystem: FuseFilesystem, mountpoint: String, options: [String], largeReadahead: Bool, onMounted: () -> Void
     ) throws(MountError) {
         voxfs_limit_malloc_arenas(2)
         let arguments = ["voxfs", "-o", "ro,default_permissions,fsname=voxfs,subtype=voxfs,max_read=\(FuseFilesystem.maxRead)"]
@@ -43,6 +45,7 @@ public enum FuseSession {
             throw MountError(description: "\(mountpoint): mount failed (is it an existing directory, and is /dev/fuse usable?)")
         }
         defer { fuse_session_unmount(session) }
+        if largeReadahead { KernelReadahead.raise(mountpoint: mountpoint, kilobytes: FuseFilesystem.maxRead >> 10) }
         onMounted()
         _ = voxfs_fuse_session_loop_mt(session, 8)
     }

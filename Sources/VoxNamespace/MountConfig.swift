@@ -9,6 +9,10 @@ import Yams
 ///   /local/em:
 ///     source: precomputed://http://127.0.0.1:8080/em
 ///     fill_missing: true
+///   /l4dense: webdav+https://l4dense2019.brain.mpg.de/webdav/
+///   /tables:
+///     source: s3://bucket/prefix/
+///     block_size: 4MiB
 /// cache:
 ///   dir: ~/.cache/voxfs
 ///   size: 20GiB
@@ -19,6 +23,10 @@ public struct MountConfig: Sendable, Equatable {
         public var source: SourceSpec
         /// Read chunks that do not exist (404) as zeros, as CloudVolume's fill_missing does.
         public var fillMissing: Bool
+        /// File trees: the unit of fetching and caching.
+        public var blockSize: Int = 1 << 20
+        /// File trees: the largest readahead window of a sequential reader.
+        public var readahead: Int = 64 << 20
     }
 
     public var mounts: [Mount]
@@ -26,7 +34,8 @@ public struct MountConfig: Sendable, Equatable {
     public var cacheSize: Int?
 
     private static let topKeys: Set = ["mounts", "cache"]
-    private static let mountKeys: Set = ["source", "fill_missing"]
+    private static let mountKeys: Set = ["source", "fill_missing", "block_size", "readahead"]
+    static let blockSizes = (4 << 10)...(64 << 20)
     private static let cacheKeys: Set = ["dir", "size"]
 
     public static func load(path: String) throws(ConfigError) -> MountConfig {
@@ -52,24 +61,7 @@ public struct MountConfig: Sendable, Equatable {
             let path = keyNode.string ?? ""
             let at = "mounts.\(path)"
             try checkMountPath(path, at: at)
-            let sourceText: String
-            var fillMissing = true
-            if let text = value.string {
-                sourceText = text
-            } else if let options = value.mapping {
-                try checkKeys(options, allowed: mountKeys, at: at + ".")
-                guard let text = options["source"]?.string else { throw ConfigError("\(at): missing key 'source'") }
-                sourceText = text
-                if let flag = options["fill_missing"] {
-                    guard let bool = flag.bool else { throw ConfigError("\(at).fill_missing: expected true or false") }
-                    fillMissing = bool
-                }
-            } else {
-                throw ConfigError("\(at): expected a source URL or a mapping with 'source'")
-            }
-            let source: SourceSpec
-            do { source = try SourceSpec(parsing: sourceText) } catch { throw ConfigError("\(at): \(error.description)") }
-            mounts.append(Mount(path: path, source: source, fillMissing: fillMissing))
+            mounts.append(try mount(path: path, value, at: at))
         }
         try checkOverlaps(mounts)
         var config = MountConfig(mounts: mounts)
@@ -88,6 +80,35 @@ public struct MountConfig: Sendable, Equatable {
             }
         }
         return config
+    }
+
+    private static func mount(path: String, _ value: Node, at: String) throws(ConfigError) -> Mount {
+        if let text = value.string { return Mount(path: path, source: try source(text, at: at), fillMissing: true) }
+        guard let options = value.mapping else {
+            throw ConfigError("\(at): expected a source URL or a mapping with 'source'")
+        }
+        try checkKeys(options, allowed: mountKeys, at: at + ".")
+        guard let text = options["source"]?.string else { throw ConfigError("\(at): missing key 'source'") }
+        var mount = Mount(path: path, source: try source(text, at: at), fillMissing: true)
+        let isTree = mount.source.format == .files
+        if let flag = options["fill_missing"] {
+            guard !isTree else { throw ConfigError("\(at).fill_missing: only volume sources have chunks to fill") }
+            guard let bool = flag.bool else { throw ConfigError("\(at).fill_missing: expected true or false") }
+            mount.fillMissing = bool
+        }
+        for (key, limits) in [("block_size", blockSizes), ("readahead", 0...(1 << 30))] {
+            guard let node = options[key] else { continue }
+            guard isTree else { throw ConfigError("\(at).\(key): only file trees are read in blocks") }
+            guard let text = node.string, let bytes = ByteSize.parse(text), limits.contains(bytes) else {
+                throw ConfigError("\(at).\(key): '\(node.string ?? "?")' is not a size from \(limits.lowerBound) to \(limits.upperBound) bytes, like 4MiB")
+            }
+            if key == "block_size" { mount.blockSize = bytes } else { mount.readahead = bytes }
+        }
+        return mount
+    }
+
+    private static func source(_ text: String, at: String) throws(ConfigError) -> SourceSpec {
+        do { return try SourceSpec(parsing: text) } catch { throw ConfigError("\(at): \(error.description)") }
     }
 
     public init(mounts: [Mount], cacheDirectory: String? = nil, cacheSize: Int? = nil) {

@@ -1,14 +1,19 @@
 import VoxCache
+import VoxFileTree
 import VoxSources
 import VoxTransport
 import VoxViews
 
 /// Memory the whole mount shares, sized from one budget.
 public struct MemoryBudget: Sendable {
+    /// The whole budget (`--memory`).
+    public let bytes: Int
     public let chunks: MemoryCache<DecodedChunk>
     /// Shard and minishard indexes.
     public let metadata: MemoryCache<[UInt8]>
     public let pngBands: MemoryCache<[UInt8]>
+    /// Blocks of files of remote trees, read or read ahead.
+    public let fileBlocks: MemoryCache<[UInt8]>
     public let inFlight: ByteLimiter
     /// Bytes of decoded chunks that may wait to be written to the disk cache.
     public let diskWriteBuffer: Int
@@ -17,20 +22,32 @@ public struct MemoryBudget: Sendable {
     /// concurrent reads (a few MiB each).
     public static let fixedOverhead = 80 << 20
 
-    /// Of what the overhead leaves: half for cached decoded chunks, a quarter for chunks being
-    /// fetched and copied, a sixteenth each for rendered PNG bands and for chunks waiting to be
-    /// written to disk, a thirty-second for shard indexes, and the rest for allocator slack.
+    /// Of what the overhead leaves: three eighths for cached decoded chunks, an eighth for file
+    /// blocks, a quarter for chunks and blocks being fetched and copied, a sixteenth each for
+    /// rendered PNG bands and for entries waiting to be written to disk, a thirty-second for
+    /// shard indexes, and the rest for allocator slack.
     public init(bytes: Int = 512 << 20) {
+        self.bytes = bytes
         let usable = max(bytes - Self.fixedOverhead, 16 << 20)
-        chunks = MemoryCache(capacity: usable / 2)
+        chunks = MemoryCache(capacity: usable / 8 * 3)
+        fileBlocks = MemoryCache(capacity: usable / 8)
         inFlight = ByteLimiter(capacity: usable / 4)
         pngBands = MemoryCache(capacity: usable / 16)
         metadata = MemoryCache(capacity: usable / 32)
         diskWriteBuffer = usable / 16
     }
 
+    /// A 1 MiB kernel readahead nearly doubles sequential reads through FUSE, but the kernel
+    /// then keeps up to 12 reads of up to 1 MiB in flight, each with its reply buffers:
+    /// about 50 MiB more at peak, which the smallest budgets cannot spare.
+    public var allowsLargeKernelReadahead: Bool { bytes >= 384 << 20 }
+
     func sourceCaches(disk: DiskCache?) -> SourceCaches {
         SourceCaches(chunks: chunks, metadata: metadata, disk: disk, inFlight: inFlight)
+    }
+
+    func blockCaches(disk: DiskCache?) -> FileBlockCaches {
+        FileBlockCaches(memory: fileBlocks, disk: disk, inFlight: inFlight)
     }
 }
 
@@ -69,9 +86,11 @@ public enum MountedTree {
         _ mount: MountConfig.Mount, environment: [String: String], memory: MemoryBudget, disk: DiskCache?
     ) async throws(OpenError) -> VirtualNode {
         do {
-            let store = try mount.source.store(environment: environment)
             switch mount.source.format {
+            case .files:
+                return try await openTree(mount, environment: environment, caches: memory.blockCaches(disk: disk))
             case .precomputed:
+                let store = try mount.source.store(environment: environment)
                 let volume = try await PrecomputedVolume.open(
                     store: store, caches: memory.sourceCaches(disk: disk), fillMissing: mount.fillMissing)
                 return .directory(ImageLayerDirectory(
@@ -80,6 +99,27 @@ public enum MountedTree {
         } catch {
             throw OpenError(description: "mounts.\(mount.path): \(error)")
         }
+    }
+
+    /// The root directory of a tree, or the one file its URL names.
+    private static func openTree(
+        _ mount: MountConfig.Mount, environment: [String: String], caches: FileBlockCaches
+    ) async throws -> VirtualNode {
+        let url = mount.source.storageURL
+        func context(_ tree: any FileTree) -> RemoteDirectory.Context {
+            RemoteDirectory.Context(tree: tree, blockSize: mount.blockSize, readahead: mount.readahead, caches: caches)
+        }
+        if let (directory, name) = TreeLocation.fileName(in: url) {
+            let parent = try TreeLocation.tree(for: directory, environment: environment)
+            if let version = try await parent.version(of: name) {
+                return .file(RemoteFile(tree: parent, path: name, version: version, blockSize: mount.blockSize,
+                                        readahead: mount.readahead, caches: caches))
+            }
+            guard TreeLocation.mayBePrefix(url) else { throw ListingError("no file at \(url) (404)") }
+        }
+        let root = RemoteDirectory(context: context(try TreeLocation.tree(for: url, environment: environment)))
+        try await root.prepare(for: nil)
+        return .directory(root)
     }
 
     /// Builds the directories above the layers from their paths; `hidden` goes in the root.

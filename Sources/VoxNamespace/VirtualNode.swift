@@ -14,6 +14,17 @@ public protocol VirtualDirectory: Sendable {
     func entryNames() -> [String]
     /// A child by name, including names that resolve but are not listed (e.g. unpadded z numbers).
     func child(named name: String) -> VirtualNode?
+    /// Whether `entryNames()` (name nil) or `child(named: name)` can answer now, without the
+    /// network. A remote directory is not ready until it has been listed.
+    func isReady(for name: String?) -> Bool
+    /// Does the network work that makes `isReady(for: name)` true: lists the directory, or
+    /// asks the server for the size of one file. Runs off the FUSE threads.
+    func prepare(for name: String?) async throws
+}
+
+extension VirtualDirectory {
+    public func isReady(for name: String?) -> Bool { true }
+    public func prepare(for name: String?) async throws {}
 }
 
 /// A directory with a fixed set of children: the skeleton above the mounted layers.

@@ -21,8 +21,19 @@ final class CurlTransfer: @unchecked Sendable {
         self.url = request.url
         let me = Unmanaged.passUnretained(self).toOpaque()
         voxfs_easy_setopt_string(easy, CURLOPT_URL, request.url)
-        voxfs_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1)
-        voxfs_easy_setopt_long(easy, CURLOPT_MAXREDIRS, 5)
+        if case .follow = request.redirects {
+            voxfs_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1)
+            voxfs_easy_setopt_long(easy, CURLOPT_MAXREDIRS, 5)
+        }
+        switch request.method {
+        case "GET": break
+        case "HEAD": voxfs_easy_setopt_long(easy, CURLOPT_NOBODY, 1)
+        default: voxfs_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        if let body = request.body {
+            voxfs_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, body.count)
+            _ = body.withUnsafeBytes { voxfs_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
+        }
         voxfs_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
         voxfs_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         voxfs_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)

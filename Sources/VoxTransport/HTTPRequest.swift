@@ -1,14 +1,31 @@
-/// One HTTP GET as the curl engine runs it.
+/// One HTTP request as the curl engine runs it.
 public struct HTTPRequest: Sendable {
+    public enum Redirects: Sendable {
+        /// curl follows up to 5 redirects anywhere (data GETs: object stores may redirect to a CDN).
+        case follow
+        /// Only redirects to the same scheme, host and port are followed; any other is an error.
+        /// Listings use this, so a hostile server cannot point a directory somewhere else.
+        case sameOrigin
+    }
+
     public var url: String
+    public var method: String
     public var range: Range<Int>?
     public var headers: [String]
+    public var body: [UInt8]?
+    public var redirects: Redirects
     public var deadline: TransferLimits
 
-    public init(url: String, range: Range<Int>? = nil, headers: [String] = [], deadline: TransferLimits = .init()) {
+    public init(
+        url: String, method: String = "GET", range: Range<Int>? = nil, headers: [String] = [], body: [UInt8]? = nil,
+        redirects: Redirects = .follow, deadline: TransferLimits = .init()
+    ) {
         self.url = url
+        self.method = method
         self.range = range
         self.headers = headers
+        self.body = body
+        self.redirects = redirects
         self.deadline = deadline
     }
 }
@@ -33,4 +50,10 @@ public struct HTTPResponse: Sendable {
     /// Header names lower-cased; only the final response's headers (after redirects).
     public var headers: [String: String]
     public var body: [UInt8]
+
+    public init(status: Int, headers: [String: String], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 }

@@ -1,22 +1,11 @@
 /// Objects under an HTTP(S) prefix, fetched with the shared curl engine.
 public struct HTTPStore: ObjectStore {
     public let baseURL: String
-    private let engine: CurlEngine
-    private let retry: RetryPolicy
-    private let limits: TransferLimits
-    private let headers: [String]
-    private let counters: TransportCounters
+    public let client: HTTPClient
 
-    public init(
-        baseURL: String, engine: CurlEngine = .shared, retry: RetryPolicy = .init(),
-        limits: TransferLimits = .init(), headers: [String] = [], counters: TransportCounters = .shared
-    ) {
+    public init(baseURL: String, client: HTTPClient = HTTPClient()) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.engine = engine
-        self.retry = retry
-        self.limits = limits
-        self.headers = headers
-        self.counters = counters
+        self.client = client
     }
 
     public var location: String { baseURL }
@@ -24,31 +13,11 @@ public struct HTTPStore: ObjectStore {
     public func fetch(_ key: String, range: Range<Int>?) async throws -> FetchedObject? {
         if let range, range.isEmpty { return FetchedObject(bytes: []) }
         let url = describe(URLPath.escape(key))
-        let request = HTTPRequest(url: url, range: range, headers: headers, deadline: limits)
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                let object = try Self.interpret(try await perform(request), url: url, range: range)
-                if object == nil { counters.notFound.add(1, ordering: .relaxed) }
-                return object
-            } catch let error as StoreError where error.isRetryable && attempt < retry.maxAttempts {
-                counters.retries.add(1, ordering: .relaxed)
-                try await Task.sleep(for: retry.delay(beforeRetry: attempt))
-            } catch {
-                counters.errors.add(1, ordering: .relaxed)
-                throw error
-            }
+        return try await client.counted {
+            let object = try Self.interpret(try await client.send(HTTPRequest(url: url, range: range)), url: url, range: range)
+            if object == nil { client.counters.notFound.add(1, ordering: .relaxed) }
+            return object
         }
-    }
-
-    private func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
-        counters.requests.add(1, ordering: .relaxed)
-        counters.inFlight.add(1, ordering: .relaxed)
-        defer { counters.inFlight.subtract(1, ordering: .relaxed) }
-        let response = try await engine.perform(request)
-        counters.bytesFetched.add(response.body.count, ordering: .relaxed)
-        return response
     }
 
     /// Maps a response to an object, "not found", or an error.
@@ -83,7 +52,9 @@ public struct HTTPStore: ObjectStore {
 
 /// Parses `Content-Range: bytes a-b/total` and checks it is exactly the requested range.
 enum ContentRange {
-    static func validate(_ header: String?, requested: Range<Int>, url: String) throws {
+    /// - Returns: the object's total size, when the server gave it (not `*`).
+    @discardableResult
+    static func validate(_ header: String?, requested: Range<Int>, url: String) throws -> Int? {
         guard let header else { throw StoreError.badRange("206 without Content-Range", url: url) }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0] == "bytes" else {
@@ -97,5 +68,6 @@ enum ContentRange {
         guard first == requested.lowerBound, last == requested.upperBound - 1 else {
             throw StoreError.badRange("asked for \(requested.lowerBound)-\(requested.upperBound - 1), got \(first)-\(last)", url: url)
         }
+        return spanAndTotal.count == 2 ? Int(spanAndTotal[1]) : nil
     }
 }

@@ -8,6 +8,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case badRange(String, url: String)
     /// The stored bytes could not be read or decoded (e.g. corrupt gzip).
     case corrupt(String, url: String)
+    /// The object is no longer the version that was listed: mixing its bytes would be wrong.
+    case changed(String, url: String)
+    /// A redirect that is not followed (to another host, too many, or malformed).
+    case badRedirect(String, url: String)
 
     public var description: String {
         switch self {
@@ -15,15 +19,21 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .transport(message, url): "\(message) (\(url))"
         case let .badRange(message, url): "bad range response from \(url): \(message)"
         case let .corrupt(message, url): "corrupt data from \(url): \(message)"
+        case let .changed(message, url): "\(url) changed on the server: \(message)"
+        case let .badRedirect(message, url): "refused redirect from \(url): \(message)"
         }
     }
 
     /// Whether trying again may succeed.
     public var isRetryable: Bool {
         switch self {
-        case let .httpStatus(code, _): code == 429 || (500...599).contains(code)
+        case let .httpStatus(code, _): Self.isRetryable(status: code)
         case .transport: true
-        case .badRange, .corrupt: false
+        case .badRange, .corrupt, .changed, .badRedirect: false
         }
+    }
+
+    static func isRetryable(status: Int) -> Bool {
+        status == 429 || (500...599).contains(status)
     }
 }

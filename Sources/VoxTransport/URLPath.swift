@@ -1,20 +1,43 @@
 /// Percent-encoding of object keys inside URL paths.
 public enum URLPath {
     private static let unreserved: Set<UInt8> = Set(
-        Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/:,".utf8))
+        Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
+    private static let keyCharacters = unreserved.union(Array("/:,".utf8))
 
     /// Escapes everything but unreserved characters, `/`, `:` and `,` (which chunk names use).
     public static func escape(_ key: String) -> String {
+        percentEncoded(key, keeping: keyCharacters)
+    }
+
+    /// Escapes a query value or a single path segment: only unreserved characters stay.
+    public static func escapeQueryValue(_ value: String) -> String {
+        percentEncoded(value, keeping: unreserved)
+    }
+
+    private static func percentEncoded(_ text: String, keeping kept: Set<UInt8>) -> String {
         var out = ""
-        out.reserveCapacity(key.utf8.count)
-        for byte in key.utf8 {
-            if unreserved.contains(byte) {
+        out.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            if kept.contains(byte) {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
                 out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
             }
         }
         return out
+    }
+
+    /// Decodes `%XX` escapes; nil when an escape is malformed or the result is not UTF-8.
+    public static func unescape(_ text: some StringProtocol) -> String? {
+        var bytes: [UInt8] = []
+        var utf8 = text.utf8.makeIterator()
+        while let byte = utf8.next() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard let high = utf8.next(), let low = utf8.next(),
+                  let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(value)
+        }
+        return String(validating: bytes, as: UTF8.self)
     }
 }
 

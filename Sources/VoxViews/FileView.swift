@@ -6,10 +6,13 @@ public protocol FileView: Sendable {
     /// The same bytes if they are at hand without waiting for anything, else nil: lets the
     /// FUSE thread answer at once instead of handing the read to a task.
     func readIfCached(offset: Int, count: Int) -> [UInt8]?
+    /// Seconds since the epoch, when the source says; nil shows the mount time.
+    var modificationTime: Int? { get }
 }
 
 extension FileView {
     public func readIfCached(offset: Int, count: Int) -> [UInt8]? { nil }
+    public var modificationTime: Int? { nil }
 }
 
 /// A file held in memory, e.g. a layer's `info`.

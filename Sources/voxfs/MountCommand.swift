@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VoxFUSE
 import VoxNamespace
+import VoxTransport
 
 struct MountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,7 +64,8 @@ enum MountService {
                 statistics: { MountStatistics.json(memory: budget, disk: disk, served: served) })
         }
         let filesystem = FuseFilesystem(root: root, served: served)
-        try FuseSession.run(filesystem, mountpoint: mountpoint, options: fuseOptions) {
+        try FuseSession.run(filesystem, mountpoint: mountpoint, options: fuseOptions,
+                            largeReadahead: budget.allowsLargeKernelReadahead) {
             Log.info("mounted \(config.mounts.map(\.path).joined(separator: ", ")) at \(mountpoint), cache \(disk.directory)")
             readiness.ready()
         }

@@ -27,7 +27,11 @@ import VoxNamespace
         ("mounts:\n  /a:\n    sorce: precomputed://http://h/a\n", "mounts./a.sorce: unknown key 'sorce'"),
         ("mounts:\n  a/b: precomputed://http://h/a\n", "mounts.a/b: mount paths must be absolute"),
         ("mounts:\n  /a: zarr://http://h/a\n", "mounts./a: source 'zarr://http://h/a': unknown format 'zarr://'"),
-        ("mounts:\n  /a: http://h/a\n", "mounts./a: source 'http://h/a': unknown format 'http://'"),
+        ("mounts:\n  /a: ftp://h/a\n", "mounts./a: source 'ftp://h/a': unknown format 'ftp://'"),
+        ("mounts:\n  /a: s3:///nobucket/\n", "mounts./a: source 's3:///nobucket/': URL 's3:///nobucket/' has no bucket"),
+        ("mounts:\n  /a:\n    source: http://h/d/\n    fill_missing: true\n", "mounts./a.fill_missing: only volume sources"),
+        ("mounts:\n  /a:\n    source: precomputed://http://h/a\n    block_size: 1MiB\n", "mounts./a.block_size: only file trees"),
+        ("mounts:\n  /a:\n    source: http://h/d/\n    block_size: 1KiB\n", "mounts./a.block_size: '1KiB' is not a size from 4096"),
         ("mounts:\n  /a: precomputed://ftp://h/a\n", "mounts./a: source 'precomputed://ftp://h/a'"),
         ("mounts:\n  /a: precomputed://http://h/a\n  /a/b: precomputed://http://h/b\n", "mounts./a/b: overlaps mounts./a"),
         ("mounts:\n  /a: precomputed://http://h/a\ncache:\n  size: lots\n", "cache.size: 'lots' is not a size"),
@@ -41,6 +45,23 @@ import VoxNamespace
         #expect { _ = try MountConfig.parse(yaml) } throws: { error in
             "\(error)".contains(message)
         }
+    }
+
+    @Test func fileTreesWithOptions() throws {
+        let config = try MountConfig.parse("""
+            mounts:
+              /l4dense: webdav+https://l4dense2019.brain.mpg.de/webdav/
+              /tables: s3://bossdb-open-data/iarpa_microns/minnie/minnie65/
+              /skeletons:
+                source: gs://microns-static-links/skel/swc/
+                block_size: 4MiB
+                readahead: 16MiB
+            """)
+        #expect(config.mounts.map(\.source.format) == [.files, .files, .files])
+        #expect(config.mounts[0].source.storageURL == "webdav+https://l4dense2019.brain.mpg.de/webdav/")
+        #expect(config.mounts[0].blockSize == 1 << 20)
+        #expect(config.mounts[2].blockSize == 4 << 20)
+        #expect(config.mounts[2].readahead == 16 << 20)
     }
 
     @Test func sizes() {

@@ -7,6 +7,8 @@
                     tensorstore (the expected data)
 * ``voxfs_bin``     the binary ($VOXFS_BIN or <repo>/.build/debug/voxfs)
 * ``voxfs_mount``   one daemonized mount of every volume for the session
+* ``tree_source``, ``big_file``, ``dav_server``, ``s3_server``, ``gcs_server``
+                    the remote-file-tree servers and files (tree_servers.py)
 
 Run: /tmp/venv-probe/bin/python -m pytest Tests/integration -x -q
 (as root or with FUSE permissions; needs nginx, fusermount3, curl and the
@@ -28,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import voxfs_proc  # noqa: E402
 import volumes as V  # noqa: E402
 from nginx_server import NginxServer  # noqa: E402
+from tree_servers import (  # noqa: E402,F401  (fixtures)
+    big_file, dav_server, flat_source, gcs_server, gcs_small_pages, s3_server, tree_source)
 
 STRICT_KEY = "/strict/missing-u8"  # missing/u8 again, with fill_missing: false
 

@@ -8,6 +8,16 @@ Special subtrees (relative to the served root):
 * ``/broken/...``  every request answers ``500`` except a layer's ``info``
                    (``/broken/<...>/info``), so a volume there mounts fine but
                    every chunk read fails.
+* ``/idx/...``     directory listings: ``autoindex on; autoindex_exact_size on;``
+                   (HTML, exact byte sizes, GMT dates to the minute, names over 50
+                   characters shortened in the link text but never in the href).
+* ``/idx-json/...`` the same files as ``/idx/`` (an ``alias``), listed with
+                   ``autoindex_format json;``: ``[{"name", "type": "file"|"directory",
+                   "mtime": RFC 1123, "size" (files only)}, ...]``,
+                   ``Content-Type: application/json``.
+
+A directory requested without its trailing slash answers ``301`` with an absolute
+``Location`` on the same host and port.
 
 Everything else is plain static serving (nginx answers ``Range`` requests
 with ``206`` by default).
@@ -17,7 +27,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -41,7 +50,11 @@ pid {p}/nginx.pid;
 error_log {p}/error.log warn;
 events {{ worker_connections 512; }}
 http {{
-    access_log {p}/access.log;
+    # "combined" plus the validators a ranged read sends (fields after the usual ones)
+    log_format voxfs '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                     '"$http_referer" "$http_user_agent" "range=$http_range" "if_range=$http_if_range" '
+                     '"if_match=$http_if_match"';
+    access_log {p}/access.log voxfs;
     client_body_temp_path {p}/tmp/body;
     proxy_temp_path {p}/tmp/proxy;
     fastcgi_temp_path {p}/tmp/fastcgi;
@@ -62,6 +75,15 @@ http {{
         }}
         location /broken/ {{
             return 500;
+        }}
+        location /idx/ {{
+            autoindex on;
+            autoindex_exact_size on;
+        }}
+        location /idx-json/ {{
+            alias {root}/idx/;
+            autoindex on;
+            autoindex_format json;
         }}
         # regex locations win over the prefix above: a broken layer's info is served
         location ~ ^/broken/(.+/)?info$ {{ }}
@@ -144,22 +166,13 @@ class NginxServer:
         return err
 
     def _log_tail(self, n: int = 20) -> str:
-        try:
-            return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return tail_lines(self.error_log, n)
 
     def stop(self) -> None:
         """Stop nginx (fast shutdown) and wait; the port then refuses connections."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
         if self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None
@@ -169,3 +182,22 @@ class NginxServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def tail_lines(path: Path, n: int) -> str:
+    """The last ``n`` lines of a log file ("" when it cannot be read)."""
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)

@@ -99,9 +99,13 @@ def pids_for_mountpoint(mp: Path) -> list[int]:
 
 # ---------------------------------------------------------------- running
 
-def run_voxfs(*args, timeout: float = 120, binary: Path | None = None) -> subprocess.CompletedProcess:
+def run_voxfs(*args, timeout: float = 120, binary: Path | None = None,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """``env``: variables set on top of this process's environment (the daemon that
+    ``voxfs mount`` starts inherits them, e.g. ``AWS_ENDPOINT_URL_S3``)."""
+    full_env = {**os.environ, **{k: str(v) for k, v in env.items()}} if env else None
     return subprocess.run([str(binary or voxfs_bin()), *map(str, args)], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
 def force_unmount(mp: Path) -> None:
@@ -114,13 +118,16 @@ def force_unmount(mp: Path) -> None:
 class VoxfsMount:
     """``voxfs mount CONFIG MP ...`` (daemonizing); ``close()`` unmounts.
 
+    ``env`` adds environment variables for the mount command and so the daemon.
+
     Teardown order: ``voxfs unmount``, then ``fusermount3 -u -z``, then SIGKILL
     to a daemon (found at mount time by its command line) still alive.
     """
 
     def __init__(self, config: Path, mountpoint: Path, *extra, log_file: Path | None = None,
-                 timeout: float = 120, binary: Path | None = None):
+                 timeout: float = 120, binary: Path | None = None, env: dict | None = None):
         self.binary = binary
+        self.env = dict(env or {})
         self.config = Path(config)
         self.mountpoint = Path(mountpoint)
         self.extra = [str(e) for e in extra]
@@ -134,7 +141,7 @@ class VoxfsMount:
         args = ["mount", self.config, self.mountpoint, *self.extra]
         if self.log_file:
             args += ["--log-file", self.log_file]
-        self.result = run_voxfs(*args, timeout=self.timeout, binary=self.binary)
+        self.result = run_voxfs(*args, timeout=self.timeout, binary=self.binary, env=self.env)
         if self.result.returncode != 0:
             force_unmount(self.mountpoint)
             raise RuntimeError(
@@ -204,22 +211,29 @@ except OSError as e:
 """
 
 
-def read_in_child(path: Path, offset: int = 0, length: int = -1, timeout: float = 60) -> tuple:
-    """Read ``path`` in a separate process so a hung FUSE read cannot hang pytest.
-
-    Returns ("OK", nbytes) or ("ERR", errno) ; raises TimeoutError on timeout.
-    """
-    p = subprocess.Popen([sys.executable, "-c", _READER, str(path), str(offset), str(length)],
+def run_python_child(code: str, args: list, stdin: str = "", timeout: float = 60) -> tuple:
+    """Runs ``python -c code args...`` (so a hung FUSE call cannot hang pytest) and returns
+    (returncode, stdout, stderr); raises TimeoutError when it does not finish in time."""
+    p = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        out, err = p.communicate(timeout=timeout)
+        out, err = p.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         p.kill()
         try:
             p.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        raise TimeoutError(f"reading {path} did not finish within {timeout}s")
+        raise TimeoutError(f"child {args!r} did not finish within {timeout}s")
+    return p.returncode, out, err
+
+
+def read_in_child(path: Path, offset: int = 0, length: int = -1, timeout: float = 60) -> tuple:
+    """Read ``path`` in a separate process so a hung FUSE read cannot hang pytest.
+
+    Returns ("OK", nbytes) or ("ERR", errno) ; raises TimeoutError on timeout.
+    """
+    _, out, err = run_python_child(_READER, [path, offset, length], timeout=timeout)
     fields = out.split()
     if not fields:
         raise RuntimeError(f"reader child failed: {err}")

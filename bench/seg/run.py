@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from nginx_server import NginxServer  # noqa: E402
 import voxfs_proc as P  # noqa: E402
 from seg_volumes import _mix64 as mix64  # noqa: E402
-from common import default_voxfs, drop_page_cache, read_tensorstore, selected_readers, triple  # noqa: E402
+from common import AccessLog, default_voxfs, drop_page_cache, read_tensorstore, selected_readers, triple  # noqa: E402
 
 READERS = ("voxfs-cold", "voxfs-disk", "tensorstore")
 LAYER = "/seg/bench"
@@ -124,31 +124,6 @@ def read_all_npy(scale_dir: Path, jobs: int) -> tuple:
 
 def stats(mp: Path) -> dict:
     return json.loads((mp / ".voxfs" / "stats.json").read_bytes())
-
-
-class AccessLog:
-    """Counts nginx access-log lines (requests) appended since ``mark()``."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.pos = 0
-
-    def mark(self) -> None:
-        self.pos = self.path.stat().st_size if self.path.exists() else 0
-
-    def since(self) -> dict:
-        with open(self.path, "rb") as f:
-            f.seek(self.pos)
-            lines = f.read().decode(errors="replace").splitlines()
-        out = {"total": len(lines), "206": 0, "200": 0, "304": 0, "other": 0}
-        for ln in lines:
-            # ... "GET /path HTTP/1.1" STATUS BYTES ...
-            try:
-                status = ln.split('"')[2].split()[0]
-            except IndexError:
-                status = "?"
-            out[status if status in ("206", "200", "304") else "other"] += 1
-        return out
 
 
 # ---------------------------------------------------------------- main

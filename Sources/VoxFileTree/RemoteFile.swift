@@ -1,0 +1,171 @@
+import Synchronization
+import VoxCache
+import VoxTransport
+import VoxViews
+
+/// A file of a remote tree, read in fixed-size blocks through the memory and disk caches,
+/// with readahead for sequential readers.
+///
+/// Blocks are keyed by URL, version and block size, so a file replaced on the server never
+/// serves a cached block of its old version, and every fetch is checked against the version.
+/// When the listing gave only a size (index pages), one HEAD before the first fetch supplies
+/// the ETag or date that keys and checks the blocks.
+public final class RemoteFile: FileView {
+    public let tree: any FileTree
+    public let path: String
+    /// As listed.
+    public let version: ObjectVersion
+    public let modificationTime: Int?
+    public let blockSize: Int
+    private let caches: FileBlockCaches
+    private let readahead: SequentialReadDetector
+    /// The version blocks are fetched and keyed by, once known.
+    private let pinned: Mutex<Pin?>
+    /// The HEAD that pins a version the listing left without validators.
+    private let pinning = Mutex<Task<Pin, any Error>?>(nil)
+
+    private struct Pin {
+        var version: ObjectVersion
+        var keyPrefix: String
+    }
+
+    /// - Parameter readahead: the largest window a sequential reader gets; it is also held
+    ///   to half the memory cache, so read-ahead blocks are not evicted before they are read.
+    public init(
+        tree: any FileTree, path: String, version: ObjectVersion, modified: Int? = nil, blockSize: Int = 1 << 20,
+        readahead: Int = 64 << 20, caches: FileBlockCaches
+    ) {
+        precondition(blockSize > 0)
+        self.tree = tree
+        self.path = path
+        self.version = version
+        self.modificationTime = modified
+        self.blockSize = blockSize
+        self.caches = caches
+        self.readahead = SequentialReadDetector(blockSize: blockSize, maxWindow: min(readahead, caches.memory.capacity / 2))
+        self.pinned = Mutex(version.hasValidator ? Self.pin(tree, path, version, blockSize) : nil)
+    }
+
+    public var size: Int { version.size }
+
+    public func read(offset: Int, count: Int) async throws -> [UInt8] {
+        let range = clamped(offset: offset, count: count)
+        if range.isEmpty { return [] }
+        let pin = try await currentPin()
+        let advice = readahead.advise(offset: range.lowerBound, count: range.count)
+        prefetch(advice.prefetch, pin)
+        let blocks = blockIndexes(range)
+        let fetched = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            for index in blocks { group.addTask { (index, try await self.block(index, pin)) } }
+            return try await group.reduce(into: [Int: [UInt8]]()) { $0[$1.0] = $1.1 }
+        }
+        defer { if advice.isSequential { demoteFinished(range, pin) } }
+        return assemble(range, blocks: blocks) { fetched[$0]! }
+    }
+
+    public func readIfCached(offset: Int, count: Int) -> [UInt8]? {
+        let range = clamped(offset: offset, count: count)
+        if range.isEmpty { return [] }
+        guard let pin = pinned.withLock({ $0 }) else { return nil }
+        let advice = readahead.advise(offset: range.lowerBound, count: range.count)
+        prefetch(advice.prefetch, pin)
+        let blocks = blockIndexes(range)
+        var cached: [Int: [UInt8]] = [:]
+        for index in blocks {
+            guard let bytes = caches.memory.cached(pin.keyPrefix + String(index)) else { return nil }
+            cached[index] = bytes
+        }
+        defer { if advice.isSequential { demoteFinished(range, pin) } }
+        return assemble(range, blocks: blocks) { cached[$0]! }
+    }
+
+    private static func pin(_ tree: any FileTree, _ path: String, _ version: ObjectVersion, _ blockSize: Int) -> Pin {
+        Pin(version: version, keyPrefix: "block|\(tree.describe(path))|\(version.tag)|\(blockSize)|")
+    }
+
+    /// The listed version, completed by the server's validators when the listing had none.
+    private func currentPin() async throws -> Pin {
+        if let pin = pinned.withLock({ $0 }) { return pin }
+        let task = pinning.withLock { current in
+            if let current { return current }
+            let task = Task { [self] in
+                do {
+                    let url = tree.describe(path)
+                    guard let served = try await tree.version(of: path) else { throw StoreError.changed("it is gone", url: url) }
+                    guard served.size == version.size else {
+                        throw StoreError.changed("size is now \(served.size), was \(version.size)", url: url)
+                    }
+                    let pin = Self.pin(tree, path, served, blockSize)
+                    pinned.withLock { $0 = pin }
+                    return pin
+                } catch {
+                    pinning.withLock { $0 = nil }
+                    throw error
+                }
+            }
+            current = task
+            return task
+        }
+        return try await task.value
+    }
+
+    /// A sequential read that reaches the end of a block is done with it: the page cache
+    /// holds its bytes now, and the read-ahead blocks need the room more.
+    private func demoteFinished(_ range: Range<Int>, _ pin: Pin) {
+        let first = range.lowerBound / blockSize
+        let pastLastFinished = range.upperBound == size ? (size - 1) / blockSize + 1 : range.upperBound / blockSize
+        for index in first..<max(first, pastLastFinished) { caches.memory.demote(pin.keyPrefix + String(index)) }
+    }
+
+    private func clamped(offset: Int, count: Int) -> Range<Int> {
+        let start = min(max(offset, 0), size)
+        return start..<min(start + max(count, 0), size)
+    }
+
+    private func blockIndexes(_ range: Range<Int>) -> ClosedRange<Int> {
+        (range.lowerBound / blockSize)...((range.upperBound - 1) / blockSize)
+    }
+
+    /// Starts fetching the blocks of `range` that are not cached; failures surface when read.
+    private func prefetch(_ range: Range<Int>, _ pin: Pin) {
+        let range = range.clamped(to: 0..<size)
+        if range.isEmpty { return }
+        for index in blockIndexes(range) where caches.memory.cached(pin.keyPrefix + String(index)) == nil {
+            Task { _ = try? await self.block(index, pin) }
+        }
+    }
+
+    /// One block: from memory, else the disk cache, else the server (then kept in both).
+    private func block(_ index: Int, _ pin: Pin) async throws -> [UInt8] {
+        let key = pin.keyPrefix + String(index)
+        return try await caches.memory.value(for: key, cost: { $0.count + 64 }) { [self] in
+            let range = (index * blockSize)..<min(size, (index + 1) * blockSize)
+            if case let .bytes(bytes)? = await caches.disk?.load(key), bytes.count == range.count { return bytes }
+            let bytes = try await caches.inFlight.withBudget(range.count) {
+                try await tree.read(path, range: range, version: pin.version)
+            }
+            guard bytes.count == range.count else {
+                throw StoreError.badRange("got \(bytes.count) bytes for a \(range.count)-byte block", url: tree.describe(path))
+            }
+            await caches.disk?.store(key, .bytes(bytes))
+            return bytes
+        }
+    }
+
+    private func slice(_ block: [UInt8], of index: Int, _ range: Range<Int>) -> [UInt8] {
+        let start = index * blockSize
+        return Array(block[(range.lowerBound - start)..<(range.upperBound - start)])
+    }
+
+    private func assemble(_ range: Range<Int>, blocks: ClosedRange<Int>, _ block: (Int) -> [UInt8]) -> [UInt8] {
+        if blocks.count == 1 { return slice(block(blocks.lowerBound), of: blocks.lowerBound, range) }
+        var out: [UInt8] = []
+        out.reserveCapacity(range.count)
+        for index in blocks {
+            let start = index * blockSize
+            let part = max(range.lowerBound, start)..<min(range.upperBound, start + blockSize)
+            out += block(index)[(part.lowerBound - start)..<(part.upperBound - start)]
+        }
+        return out
+    }
+}

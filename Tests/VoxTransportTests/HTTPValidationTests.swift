@@ -1,0 +1,43 @@
+import Testing
+@testable import VoxTransport
+
+@Suite struct RedirectPolicyTests {
+    static func redirect(_ location: String?) -> HTTPResponse {
+        HTTPResponse(status: 302, headers: location.map { ["location": $0] } ?? [:], body: [])
+    }
+
+    @Test func sameOriginRedirectsAreFollowed() throws {
+        #expect(try HTTPClient.sameOriginTarget(of: Self.redirect("/a/b/"), from: "http://h:8/a/b", hops: 1) == "http://h:8/a/b/")
+        #expect(try HTTPClient.sameOriginTarget(of: Self.redirect("http://H:8/c"), from: "http://h:8/a", hops: 1) == "http://H:8/c")
+    }
+
+    @Test func otherRedirectsAreRefused() {
+        for location in ["http://evil:8/a", "//evil/a", "http://h:9/a", "https://h:8/a", "relative", nil] {
+            #expect(throws: StoreError.self) {
+                try HTTPClient.sameOriginTarget(of: Self.redirect(location), from: "http://h:8/a", hops: 1)
+            }
+        }
+        #expect(throws: StoreError.self) { try HTTPClient.sameOriginTarget(of: Self.redirect("/a"), from: "http://h:8/a", hops: 6) }
+    }
+}
+
+@Suite struct ObjectVersionTests {
+    @Test func mismatchesAreNamed() {
+        let listed = ObjectVersion(size: 10, etag: "\"a\"", lastModified: "Sun, 22 Nov 2026 10:00:00 GMT")
+        #expect(listed.mismatch(with: ObjectVersion(size: 10, etag: "W/\"a\"")) == nil)
+        #expect(listed.mismatch(with: ObjectVersion(size: 10)) == nil)
+        #expect(ObjectVersion(size: 10, etag: "a-1").mismatch(with: ObjectVersion(size: 10, etag: "\"a-1\"")) == nil)
+        #expect(listed.mismatch(with: ObjectVersion(size: 11, etag: "\"a\"")) != nil)
+        #expect(listed.mismatch(with: ObjectVersion(size: 10, etag: "\"b\"")) != nil)
+        let dated = ObjectVersion(size: 10, lastModified: "Sun, 22 Nov 2026 10:00:00 GMT")
+        #expect(dated.mismatch(with: ObjectVersion(size: 10, etag: "\"x\"", lastModified: "Sun, 22 Nov 2026 10:00:01 GMT")) != nil)
+        #expect(ObjectVersion(size: 1, generation: "5").mismatch(with: ObjectVersion(size: 1, generation: "6")) != nil)
+    }
+
+    @Test func ifRangePrefersAStrongETag() {
+        #expect(ObjectVersion(size: 1, etag: "\"a\"", lastModified: "d").ifRange == "\"a\"")
+        #expect(ObjectVersion(size: 1, etag: "W/\"a\"", lastModified: "d").ifRange == "d")
+        #expect(ObjectVersion(size: 1).ifRange == nil)
+        #expect(ObjectVersion(size: 1, etag: "unquoted").ifRange == "\"unquoted\"")
+    }
+}

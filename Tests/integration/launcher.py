@@ -1,0 +1,20 @@
+"""What the server launchers (moto_s3.py, gcs_emulator.py) share: start the server once
+its objects are loaded, say READY for the fixture that waits on it, and run until
+interrupted or terminated."""
+
+from __future__ import annotations
+
+import time
+
+
+def serve_until_interrupted(server, port: int, loaded: int, started: float) -> int:
+    server.start()
+    print(f"READY {port} ({loaded} objects loaded in {time.monotonic() - started:.2f}s)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
