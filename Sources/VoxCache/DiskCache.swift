@@ -21,6 +21,9 @@ public final class DiskCache: Sendable {
     public let counters = DiskCacheCounters()
 
     private let database: Mutex<SQLiteDatabase>
+    /// A second connection for the readers' lookups: WAL lets it read while the writer's
+    /// connection commits or checkpoints, so a cache miss never waits behind a disk flush.
+    private let lookups: Mutex<SQLiteDatabase>
     private let touched = Mutex<[Int: Int]>([:])
     /// Counter values already added to the lifetime totals in the index.
     private let persisted = Mutex(DiskCacheCounters.Snapshot())
@@ -53,6 +56,7 @@ public final class DiskCache: Sendable {
             INSERT OR IGNORE INTO totals VALUES ('bytes', 0);
             """)
         self.database = Mutex(database)
+        self.lookups = Mutex(try SQLiteDatabase(path: directory + "/index.sqlite"))
         writer.async { [self] in removeLeftovers() }
     }
 
@@ -68,7 +72,7 @@ public final class DiskCache: Sendable {
     /// The entry for `key`, or nil when absent. A corrupt entry is counted, removed and
     /// reported as absent, so the caller fetches it again. Blocks on the disk.
     public func read(_ key: String) -> DiskEntry? {
-        guard let row = try? database.withLock({ try $0.query("SELECT id FROM entries WHERE key = ? AND ready = 1", [.text(key)]) }).first else {
+        guard let row = try? lookups.withLock({ try $0.query("SELECT id FROM entries WHERE key = ? AND ready = 1", [.text(key)]) }).first else {
             counters.misses.add(1, ordering: .relaxed)
             return nil
         }
@@ -129,9 +133,26 @@ public final class DiskCache: Sendable {
 
     /// Stores `entry` in the background. The caller waits only when the write buffer is full.
     public func store(_ key: String, _ entry: DiskEntry) async {
-        let size: Int
-        if case let .bytes(bytes) = entry { size = bytes.count } else { size = 0 }
-        let taken = await pendingWrites.acquire(size)
+        enqueue(key, entry, taking: await pendingWrites.acquire(Self.bufferedSize(entry)))
+    }
+
+    /// Stores `entry` in the background if the write buffer has room, else drops it (counted
+    /// in `skippedBusy`): for data a reader streams faster than the disk can take it, where
+    /// waiting would slow every read to the disk's write speed.
+    public func storeIfIdle(_ key: String, _ entry: DiskEntry) {
+        guard let taken = pendingWrites.tryAcquire(Self.bufferedSize(entry), leaving: 0) else {
+            counters.skippedBusy.add(1, ordering: .relaxed)
+            return
+        }
+        enqueue(key, entry, taking: taken)
+    }
+
+    private static func bufferedSize(_ entry: DiskEntry) -> Int {
+        if case let .bytes(bytes) = entry { return bytes.count }
+        return 0
+    }
+
+    private func enqueue(_ key: String, _ entry: DiskEntry, taking taken: Int) {
         writer.async { [self] in
             defer { pendingWrites.release(taken) }
             try? write(key, entry)

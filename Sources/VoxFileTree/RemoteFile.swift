@@ -147,7 +147,9 @@ public final class RemoteFile: FileView {
             guard bytes.count == range.count else {
                 throw StoreError.badRange("got \(bytes.count) bytes for a \(range.count)-byte block", url: tree.describe(path))
             }
-            await caches.disk?.store(key, .bytes(bytes))
+            // A file streams faster than the disk takes writes: rather than slow the reader to
+            // the disk's speed, blocks that find the write buffer full are not cached.
+            caches.disk?.storeIfIdle(key, .bytes(bytes))
             return bytes
         }
     }
