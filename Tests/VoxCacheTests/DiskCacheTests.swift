@@ -113,6 +113,17 @@ import Testing
         #expect(cache.counters.snapshot().skippedLowSpace == 1)
     }
 
+    @Test func storeIfIdleDropsWhatTheWriteBufferCannotHold() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cache = try DiskCache(directory: directory, capacity: 1 << 20, minimumFreeBytes: 0, writeBufferBytes: 25_000)
+        for index in 0..<20 { cache.storeIfIdle("k\(index)", .bytes(bytes(index))) }  // never waits
+        cache.flush()
+        let counters = cache.counters.snapshot()
+        #expect(counters.skippedBusy > 0)
+        #expect(counters.writes + counters.skippedBusy == 20)
+        #expect(cache.read("k0") == .bytes(bytes(0)))  // the first fit in the buffer
+    }
+
     @Test func clearEmptiesEverything() async throws {
         let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
         for i in 0..<5 { await cache.store("k\(i)", .bytes(bytes(i))) }
