@@ -10,25 +10,9 @@ enum KernelReadahead {
     /// Call after the kernel mount exists and before the session answers INIT (stat on the
     /// mount point would wait for the daemon, so the device comes from mountinfo).
     static func raise(mountpoint: String, kilobytes: Int) {
-        guard let device = device(of: mountpoint) else { return }
-        let path = "/sys/class/bdi/\(device)/read_ahead_kb"
-        guard let handle = FileHandle(forWritingAtPath: path) else { return }
+        guard let mount = MountTable.current().entries.last(where: { $0.mountpoint == mountpoint && $0.type.hasPrefix("fuse") }),
+              let handle = FileHandle(forWritingAtPath: "/sys/class/bdi/\(mount.device)/read_ahead_kb") else { return }
         defer { try? handle.close() }
         try? handle.write(contentsOf: Data("\(kilobytes)\n".utf8))
-    }
-
-    /// `major:minor` of the newest voxfs mount at `mountpoint`, from /proc/self/mountinfo.
-    static func device(of mountpoint: String, mountinfo: String? = nil) -> String? {
-        guard let text = mountinfo ?? (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) else { return nil }
-        let escaped = mountpoint.replacingOccurrences(of: "\\", with: "\\134").replacingOccurrences(of: " ", with: "\\040")
-            .replacingOccurrences(of: "\t", with: "\\011").replacingOccurrences(of: "\n", with: "\\012")
-        var found: String?
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 6, fields[4] == escaped, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count,
-                  fields[dash + 1].hasPrefix("fuse") else { continue }
-            found = String(fields[2])
-        }
-        return found
     }
 }

@@ -44,7 +44,7 @@ extension HTTPFileTree {
         var request = request
         request.redirects = .sameOrigin
         let response = try await client.send(request)
-        guard (200...299).contains(response.status) else { throw StoreError.httpStatus(response.status, url: request.url) }
+        guard (200...299).contains(response.status) else { throw StoreError.status(response, url: request.url) }
         return response.body
     }
 

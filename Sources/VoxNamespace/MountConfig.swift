@@ -27,6 +27,8 @@ public struct MountConfig: Sendable, Equatable {
         public var blockSize: Int = 1 << 20
         /// File trees: the largest readahead window of a sequential reader.
         public var readahead: Int = 64 << 20
+        /// Where the mount is in the config file, for messages.
+        public var line: Int?
     }
 
     public var mounts: [Mount]
@@ -42,39 +44,39 @@ public struct MountConfig: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError("\(path): cannot read config file")
         }
-        do { return try parse(text) } catch { throw ConfigError("\(path): \(error.description)") }
+        do { return try parse(text) } catch { throw ConfigError(error.located(in: path)) }
     }
 
     public static func parse(_ text: String) throws(ConfigError) -> MountConfig {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
-            throw ConfigError("not valid YAML: \(error)")
+            throw yamlError(error)
         }
-        guard let top = root?.mapping else { throw ConfigError("the config must be a mapping with a 'mounts' key") }
+        guard let top = root?.mapping else { throw ConfigError("the config must be a mapping with a 'mounts' key", at: root) }
         try checkKeys(top, allowed: topKeys, at: "")
-        guard let mountsNode = top["mounts"] else { throw ConfigError("missing key 'mounts'") }
+        guard let mountsNode = top["mounts"] else { throw ConfigError("missing key 'mounts'", at: root) }
         guard let mountMap = mountsNode.mapping, !mountMap.isEmpty else {
-            throw ConfigError("'mounts' must map virtual paths to sources")
+            throw ConfigError("'mounts' must map virtual paths to sources", at: mountsNode)
         }
         var mounts: [Mount] = []
         for (keyNode, value) in mountMap {
             let path = keyNode.string ?? ""
             let at = "mounts.\(path)"
-            try checkMountPath(path, at: at)
+            try checkMountPath(path, at: at, node: keyNode)
             mounts.append(try mount(path: path, value, at: at))
         }
         try checkOverlaps(mounts)
         var config = MountConfig(mounts: mounts)
         if let cache = top["cache"] {
-            guard let options = cache.mapping else { throw ConfigError("cache: expected a mapping with 'dir' and/or 'size'") }
+            guard let options = cache.mapping else { throw ConfigError("cache: expected a mapping with 'dir' and/or 'size'", at: cache) }
             try checkKeys(options, allowed: cacheKeys, at: "cache.")
             if let dir = options["dir"] {
-                guard let text = dir.string, !text.isEmpty else { throw ConfigError("cache.dir: expected a path") }
+                guard let text = dir.string, !text.isEmpty else { throw ConfigError("cache.dir: expected a path", at: dir) }
                 config.cacheDirectory = text
             }
             if let size = options["size"] {
                 guard let text = size.string, let bytes = ByteSize.parse(text) else {
-                    throw ConfigError("cache.size: '\(size.string ?? "?")' is not a size like 20GiB")
+                    throw ConfigError("cache.size: '\(size.string ?? "?")' is not a size like 20GiB", at: size)
                 }
                 config.cacheSize = bytes
             }
@@ -83,32 +85,46 @@ public struct MountConfig: Sendable, Equatable {
     }
 
     private static func mount(path: String, _ value: Node, at: String) throws(ConfigError) -> Mount {
-        if let text = value.string { return Mount(path: path, source: try source(text, at: at), fillMissing: true) }
+        if let text = value.string { return Mount(path: path, source: try source(text, at: at, node: value), fillMissing: true, line: line(value)) }
         guard let options = value.mapping else {
-            throw ConfigError("\(at): expected a source URL or a mapping with 'source'")
+            throw ConfigError("\(at): expected a source URL or a mapping with 'source'", at: value)
         }
         try checkKeys(options, allowed: mountKeys, at: at + ".")
-        guard let text = options["source"]?.string else { throw ConfigError("\(at): missing key 'source'") }
-        var mount = Mount(path: path, source: try source(text, at: at), fillMissing: true)
+        guard let text = options["source"]?.string else { throw ConfigError("\(at): missing key 'source'", at: value) }
+        var mount = Mount(path: path, source: try source(text, at: at, node: options["source"]), fillMissing: true, line: line(value))
         let isTree = mount.source.format == .files
         if let flag = options["fill_missing"] {
-            guard !isTree else { throw ConfigError("\(at).fill_missing: only volume sources have chunks to fill") }
-            guard let bool = flag.bool else { throw ConfigError("\(at).fill_missing: expected true or false") }
+            guard !isTree else { throw ConfigError("\(at).fill_missing: only volume sources have chunks to fill", at: flag) }
+            guard let bool = flag.bool else { throw ConfigError("\(at).fill_missing: expected true or false", at: flag) }
             mount.fillMissing = bool
         }
         for (key, limits) in [("block_size", blockSizes), ("readahead", 0...(1 << 30))] {
             guard let node = options[key] else { continue }
-            guard isTree else { throw ConfigError("\(at).\(key): only file trees are read in blocks") }
+            guard isTree else { throw ConfigError("\(at).\(key): only file trees are read in blocks", at: node) }
             guard let text = node.string, let bytes = ByteSize.parse(text), limits.contains(bytes) else {
-                throw ConfigError("\(at).\(key): '\(node.string ?? "?")' is not a size from \(limits.lowerBound) to \(limits.upperBound) bytes, like 4MiB")
+                throw ConfigError("\(at).\(key): '\(node.string ?? "?")' is not a size from \(limits.lowerBound) to \(limits.upperBound) bytes, like 4MiB", at: node)
             }
             if key == "block_size" { mount.blockSize = bytes } else { mount.readahead = bytes }
         }
         return mount
     }
 
-    private static func source(_ text: String, at: String) throws(ConfigError) -> SourceSpec {
-        do { return try SourceSpec(parsing: text) } catch { throw ConfigError("\(at): \(error.description)") }
+    private static func source(_ text: String, at: String, node: Node?) throws(ConfigError) -> SourceSpec {
+        do { return try SourceSpec(parsing: text) } catch { throw ConfigError("\(at): \(error.message)", at: node) }
+    }
+
+    private static func line(_ node: Node) -> Int? { node.mark.map { $0.line } }
+
+    /// libyaml's error as one line, located where it was noticed.
+    private static func yamlError(_ error: any Error) -> ConfigError {
+        guard let error = error as? YamlError else { return ConfigError("not valid YAML: \(error)") }
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let during = context.map { " (\($0.text) from line \($0.mark.line))" } ?? ""
+            return ConfigError("not valid YAML: \(problem)\(during)", line: mark.line)
+        default:
+            return ConfigError("not valid YAML: \(error)")
+        }
     }
 
     public init(mounts: [Mount], cacheDirectory: String? = nil, cacheSize: Int? = nil) {
@@ -122,17 +138,17 @@ public struct MountConfig: Sendable, Equatable {
             let name = key.string ?? "?"
             guard allowed.contains(name) else {
                 let choices = allowed.sorted().joined(separator: ", ")
-                throw ConfigError("\(prefix)\(name): unknown key '\(name)' (expected one of: \(choices))")
+                throw ConfigError("\(prefix)\(name): unknown key '\(name)' (expected one of: \(choices))", at: key)
             }
         }
     }
 
-    private static func checkMountPath(_ path: String, at: String) throws(ConfigError) {
-        guard path.hasPrefix("/") else { throw ConfigError("\(at): mount paths must be absolute, like /\(path)") }
+    private static func checkMountPath(_ path: String, at: String, node: Node) throws(ConfigError) {
+        guard path.hasPrefix("/") else { throw ConfigError("\(at): mount paths must be absolute, like /\(path)", at: node) }
         let parts = path.split(separator: "/")
-        guard !parts.isEmpty else { throw ConfigError("\(at): cannot mount a source at the root '/'") }
+        guard !parts.isEmpty else { throw ConfigError("\(at): cannot mount a source at the root '/'", at: node) }
         for part in parts where part == "." || part == ".." || part.hasPrefix(".voxfs") {
-            throw ConfigError("\(at): path component '\(part)' is not allowed")
+            throw ConfigError("\(at): path component '\(part)' is not allowed", at: node)
         }
     }
 
@@ -140,7 +156,7 @@ public struct MountConfig: Sendable, Equatable {
         let normalized = mounts.map { "/" + $0.path.split(separator: "/").joined(separator: "/") }
         for (i, a) in normalized.enumerated() {
             for b in normalized[(i + 1)...] where a == b || b.hasPrefix(a + "/") || a.hasPrefix(b + "/") {
-                throw ConfigError("mounts.\(b): overlaps mounts.\(a); one source per directory")
+                throw ConfigError("mounts.\(b): overlaps mounts.\(a); one source per directory", line: mounts[normalized.firstIndex(of: b)!].line)
             }
         }
     }

@@ -32,14 +32,16 @@ public struct HTTPClient: Sendable {
         var redirects = 0
         while true {
             attempt += 1
-            let response: HTTPResponse
+            var response: HTTPResponse
             do {
                 response = try await perform(request)
-            } catch let error as StoreError where error.isRetryable && attempt < retry.maxAttempts {
+            } catch let error as StoreError where error.isRetryable {
+                guard attempt < retry.maxAttempts else { throw attempt > 1 ? StoreError.exhausted(error, attempts: attempt) : error }
                 counters.retries.add(1, ordering: .relaxed)
                 try await Task.sleep(for: retry.delay(beforeRetry: attempt))
                 continue
             }
+            response.attempts = attempt
             if StoreError.isRetryable(status: response.status), attempt < retry.maxAttempts,
                let pause = pause(before: attempt, response) {
                 counters.retries.add(1, ordering: .relaxed)

@@ -50,6 +50,8 @@ public struct HTTPResponse: Sendable {
     /// Header names lower-cased; only the final response's headers (after redirects).
     public var headers: [String: String]
     public var body: [UInt8]
+    /// How many times the request was sent to get this answer.
+    public var attempts = 1
 
     public init(status: Int, headers: [String: String], body: [UInt8]) {
         self.status = status

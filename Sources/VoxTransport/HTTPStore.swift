@@ -28,7 +28,7 @@ public struct HTTPStore: ObjectStore {
         case 200:
             throw StoreError.badRange("server sent the whole object (200) for a range request", url: url)
         default:
-            throw StoreError.httpStatus(response.status, url: url)
+            throw StoreError.status(response, url: url)
         }
         if let range {
             try ContentRange.validate(response.headers["content-range"], requested: range, url: url)

@@ -84,7 +84,7 @@ extension HTTPClient {
         case 412, 416:
             throw StoreError.changed("HTTP \(response.status) for a range of the listed version", url: url)
         default:
-            throw StoreError.httpStatus(response.status, url: url)
+            throw StoreError.status(response, url: url)
         }
         let total = try ContentRange.validate(response.headers["content-range"], requested: range, url: url)
         guard response.body.count == range.count else {
@@ -102,7 +102,7 @@ extension HTTPClient {
         switch response.status {
         case 200: break
         case 404, 410: return nil
-        default: throw StoreError.httpStatus(response.status, url: url)
+        default: throw StoreError.status(response, url: url)
         }
         guard let length = response.headers["content-length"].flatMap({ Int($0.trimmingSpaces()) }), length >= 0 else {
             throw StoreError.badRange("HEAD gave no Content-Length", url: url)

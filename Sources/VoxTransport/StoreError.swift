@@ -12,6 +12,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case changed(String, url: String)
     /// A redirect that is not followed (to another host, too many, or malformed).
     case badRedirect(String, url: String)
+    /// The last failure of a request that was tried `attempts` times.
+    indirect case exhausted(StoreError, attempts: Int)
 
     public var description: String {
         switch self {
@@ -21,6 +23,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .corrupt(message, url): "corrupt data from \(url): \(message)"
         case let .changed(message, url): "\(url) changed on the server: \(message)"
         case let .badRedirect(message, url): "refused redirect from \(url): \(message)"
+        case let .exhausted(error, attempts): "\(error.description) after \(attempts) tries"
         }
     }
 
@@ -29,8 +32,14 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .httpStatus(code, _): Self.isRetryable(status: code)
         case .transport: true
-        case .badRange, .corrupt, .changed, .badRedirect: false
+        case .badRange, .corrupt, .changed, .badRedirect, .exhausted: false
         }
+    }
+
+    /// The error for a response's status, saying how many tries it took when it took several.
+    public static func status(_ response: HTTPResponse, url: String) -> StoreError {
+        let error = StoreError.httpStatus(response.status, url: url)
+        return response.attempts > 1 ? .exhausted(error, attempts: response.attempts) : error
     }
 
     static func isRetryable(status: Int) -> Bool {

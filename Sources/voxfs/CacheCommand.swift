@@ -31,23 +31,16 @@ struct CacheCommand: ParsableCommand {
                 let usage = try cache.usage()
                 let totals = try cache.lifetimeCounters()
                 print("directory      \(cache.directory)")
-                print("size           \(Self.human(usage.bytes)) (\(usage.bytes) bytes)")
+                print("size           \(ByteCount.human(usage.bytes)) (\(usage.bytes) bytes)")
                 print("entries        \(usage.entries)")
                 for name in ["hits", "misses", "corrupt", "evictions", "bytes_read", "bytes_written"] {
                     let value = totals[name] ?? 0
-                    let shown = name.hasPrefix("bytes") ? "\(Self.human(value)) (\(value) bytes)" : String(value)
+                    let shown = name.hasPrefix("bytes") ? "\(ByteCount.human(value)) (\(value) bytes)" : String(value)
                     print(name.padding(toLength: 15, withPad: " ", startingAt: 0) + shown)
                 }
             } catch {
                 fail("\(error)")
             }
-        }
-
-        static func human(_ bytes: Int) -> String {
-            let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-            var value = Double(bytes), unit = 0
-            while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
-            return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
         }
     }
 

@@ -28,21 +28,28 @@ struct MountCommand: ParsableCommand {
         let configPath = Mountpoint.absolute(config)
         let readiness = ReadinessPipe(fd: options.readyFD)
         do {
+            let listed = try options.mountOptions()
+            try options.applyLogLevel()
             var config = try MountConfig.load(path: configPath)
+            let cacheDirectory = self.cacheDirectory ?? listed.cacheDirectory
+            let cacheSize = self.cacheSize ?? listed.cacheSize
             if let cacheDirectory { config.cacheDirectory = cacheDirectory }
             if let cacheSize {
-                guard let bytes = ByteSize.parse(cacheSize) else { throw UserFacingError("--cache-size: '\(cacheSize)' is not a size like 20GiB") }
+                guard let bytes = ByteSize.parse(cacheSize) else { throw UserFacingError("cache size '\(cacheSize)' is not a size like 20GiB") }
                 config.cacheSize = bytes
             }
             try Mountpoint.checkUsable(mountpoint)
             let memory = try options.memoryBytes()
             if options.foreground {
-                try MountService.serve(config: config, mountpoint: mountpoint, memoryBytes: memory, fuseOptions: options.fuseOptions, readiness: readiness)
+                try MountService.serve(config: config, configPath: configPath, mountpoint: mountpoint, memoryBytes: memory,
+                                       fuseOptions: listed.fuse, readiness: readiness)
             } else {
-                try Daemon.start(arguments: MountService.childArguments(configPath: configPath, mountpoint: mountpoint, options: options)
-                                    + (cacheDirectory.map { ["--cache-dir", CacheLocation.expand($0)] } ?? [])
-                                    + (cacheSize.map { ["--cache-size", $0] } ?? []),
-                                 mountpoint: mountpoint, logFile: options.logFile.map(Mountpoint.absolute))
+                var child = ["mount", configPath, mountpoint, "--foreground", "--ready-fd", "3", "--memory", String(memory)]
+                child += listed.fuse.flatMap { ["-o", $0] }
+                child += (options.logLevel ?? listed.logLevel).map { ["--log-level", $0] } ?? []
+                child += cacheDirectory.map { ["--cache-dir", CacheLocation.expand($0)] } ?? []
+                child += cacheSize.map { ["--cache-size", $0] } ?? []
+                try Daemon.start(arguments: child, mountpoint: mountpoint, logFile: options.effectiveLogFile.map(Mountpoint.absolute))
             }
         } catch {
             readiness.failed("\(error)")
@@ -53,15 +60,18 @@ struct MountCommand: ParsableCommand {
 
 /// Opening sources and serving them: what the foreground (or daemon) process does.
 enum MountService {
-    static func serve(config: MountConfig, mountpoint: String, memoryBytes: Int, fuseOptions: [String], readiness: ReadinessPipe) throws {
+    static func serve(
+        config: MountConfig, configPath: String, mountpoint: String, memoryBytes: Int, fuseOptions: [String], readiness: ReadinessPipe
+    ) throws {
         let environment = ProcessInfo.processInfo.environment
         let budget = MemoryBudget(bytes: memoryBytes)
         let disk = try CacheLocation.open(directory: config.cacheDirectory, size: config.cacheSize, writeBuffer: budget.diskWriteBuffer)
         let served = ServedCounters()
+        let identity = MountStatistics.Identity(config: configPath, mounts: config.mounts.map(\.path), pid: Int(getpid()))
         let root = try runBlocking {
             try await MountedTree.build(
                 config: config, environment: environment, memory: budget, disk: disk,
-                statistics: { MountStatistics.json(memory: budget, disk: disk, served: served) })
+                statistics: { MountStatistics.json(identity: identity, memory: budget, disk: disk, served: served) })
         }
         let filesystem = FuseFilesystem(root: root, served: served)
         try FuseSession.run(filesystem, mountpoint: mountpoint, options: fuseOptions,
@@ -71,10 +81,5 @@ enum MountService {
         }
         disk.flush()
         Log.info("unmounted \(mountpoint)")
-    }
-
-    static func childArguments(configPath: String, mountpoint: String, options: MountOptions) -> [String] {
-        ["mount", configPath, mountpoint, "--foreground", "--ready-fd", "3", "--memory", options.memory]
-            + options.fuseOptions.flatMap { ["-o", $0] }
     }
 }

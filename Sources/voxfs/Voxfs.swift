@@ -5,7 +5,9 @@ struct Voxfs: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voxfs",
         abstract: "Mount remote connectomics volumes as a read-only tree of PNG, TIFF and NPY files.",
-        subcommands: [MountCommand.self, UnmountCommand.self, DemoCommand.self, CacheCommand.self])
+        subcommands: [MountCommand.self, UnmountCommand.self, StatusCommand.self, CheckCommand.self, DemoCommand.self, CacheCommand.self],
+        // `voxfs CONFIG MOUNTPOINT -o opts` is how mount.fuse3 (mount -t fuse.voxfs, fstab) runs a helper.
+        defaultSubcommand: MountCommand.self)
 }
 
 /// A failure already phrased for the user: printed as one line, exit status 1.

@@ -15,6 +15,8 @@ import VoxNamespace
     @Test func thereAreConfigs() {
         #expect(Self.files.contains("minnie65.yaml"))
         #expect(Self.files.contains("minnie35.yaml"))
+        #expect(Self.files.contains("pinky.yaml"))
+        #expect(Self.files.contains("l4dense.yaml"))
     }
 
     @Test(arguments: files)

@@ -41,3 +41,14 @@ import Testing
         #expect(ObjectVersion(size: 1, etag: "unquoted").ifRange == "\"unquoted\"")
     }
 }
+
+@Suite struct ExhaustedRetriesTests {
+    @Test func theMessageSaysHowManyTries() {
+        var response = HTTPResponse(status: 503, headers: [:], body: [])
+        #expect(StoreError.status(response, url: "http://h/x") == .httpStatus(503, url: "http://h/x"))
+        response.attempts = 4
+        let error = StoreError.status(response, url: "http://h/x")
+        #expect(error.description == "HTTP 503 from http://h/x after 4 tries")
+        #expect(!error.isRetryable)
+    }
+}
