@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "voxfs",
             dependencies: [
-                "VoxFUSE", "VoxNamespace", "VoxTransport", "VoxDemo",
+                "VoxFUSE", "VoxNamespace", "VoxSources", "VoxTransport", "VoxDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -21,7 +21,7 @@ public struct ImageLayerDirectory: VirtualDirectory {
     }
 
     /// The scale key when it is a plain name; otherwise the resolution, e.g. `8_8_40`.
-    static func directoryName(_ scale: ScaleGeometry) -> String {
+    public static func directoryName(_ scale: ScaleGeometry) -> String {
         let key = scale.key
         if !key.contains("/"), key != ".", key != "..", !key.isEmpty { return key }
         return scale.resolution.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }.joined(separator: "_")

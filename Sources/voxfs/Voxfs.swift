@@ -5,7 +5,7 @@ struct Voxfs: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voxfs",
         abstract: "Mount remote connectomics volumes as a read-only tree of PNG, TIFF and NPY files.",
-        subcommands: [MountCommand.self, UnmountCommand.self, StatusCommand.self, CheckCommand.self, DemoCommand.self, CacheCommand.self],
+        subcommands: [MountCommand.self, UnmountCommand.self, StatusCommand.self, CheckCommand.self, PrefetchCommand.self, DemoCommand.self, CacheCommand.self],
         // `voxfs CONFIG MOUNTPOINT -o opts` is how mount.fuse3 (mount -t fuse.voxfs, fstab) runs a helper.
         defaultSubcommand: MountCommand.self)
 }
