@@ -22,11 +22,12 @@ let package = Package(
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
         // Data flows one way: Transport -> Cache -> Sources -> Views -> Namespace -> FUSE.
         .target(name: "VoxTransport", dependencies: ["CCurl", "CZlib"], swiftSettings: strict),
         .target(name: "VoxCache", dependencies: ["CZstd", "CSQLite", "CDeflate"], swiftSettings: strict),
-        .target(name: "VoxSources", dependencies: ["VoxTransport", "VoxCache", "CTurboJPEG", "CZlib"], swiftSettings: strict),
+        .target(name: "VoxSources", dependencies: ["VoxTransport", "VoxCache", "CTurboJPEG", "CZlib", "CHDF5"], swiftSettings: strict),
         .target(name: "VoxViews", dependencies: ["VoxSources", "CZlib", "CDeflate"], swiftSettings: strict),
         .target(name: "VoxFileTree", dependencies: ["VoxTransport", "VoxCache", "VoxViews"], swiftSettings: strict),
         .target(name: "VoxNamespace", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "VoxFileTree", "Yams"], swiftSettings: strict),

@@ -172,7 +172,7 @@ public final class FuseFilesystem: Sendable {
                 } catch {
                     self.served.errors.add(1, ordering: .relaxed)
                     Log.error("read \(path) [\(offset), \(offset + size)): \(error)")
-                    request.fail(EIO)
+                    request.fail(Self.errno(for: error))
                 }
             }
         }
@@ -298,6 +298,17 @@ public final class FuseFilesystem: Sendable {
                 return request.fail(EIO)
             }
             then()
+        }
+    }
+
+    /// What a reader sees for a failed read: the server's refusals keep their meaning
+    /// (403 is EACCES, 413 EFBIG, 429 after retries EAGAIN); everything else is EIO.
+    static func errno(for error: any Error) -> Int32 {
+        switch (error as? StoreError)?.status {
+        case 403?, 401?: EACCES
+        case 413?: EFBIG
+        case 429?: EAGAIN
+        default: EIO
         }
     }
 

@@ -29,6 +29,10 @@ public struct MountConfig: Sendable, Equatable {
         public var readahead: Int = 64 << 20
         /// Where the mount is in the config file, for messages.
         public var line: Int?
+        /// BossDB: the API base (else `$BOSSDB_API_URL`, else https://api.bossdb.io).
+        public var api: String?
+        /// BossDB: the token (else `$BOSSDB_TOKEN`, else the public account).
+        public var token: String?
     }
 
     public var mounts: [Mount]
@@ -36,7 +40,7 @@ public struct MountConfig: Sendable, Equatable {
     public var cacheSize: Int?
 
     private static let topKeys: Set = ["mounts", "cache"]
-    private static let mountKeys: Set = ["source", "fill_missing", "block_size", "readahead"]
+    private static let mountKeys: Set = ["source", "fill_missing", "block_size", "readahead", "api", "token"]
     static let blockSizes = (4 << 10)...(64 << 20)
     private static let cacheKeys: Set = ["dir", "size"]
 
@@ -94,7 +98,9 @@ public struct MountConfig: Sendable, Equatable {
         var mount = Mount(path: path, source: try source(text, at: at, node: options["source"]), fillMissing: true, line: line(value))
         let isTree = mount.source.format == .files
         if let flag = options["fill_missing"] {
-            guard !isTree else { throw ConfigError("\(at).fill_missing: only volume sources have chunks to fill", at: flag) }
+            guard mount.source.format == .precomputed else {
+                throw ConfigError("\(at).fill_missing: only precomputed sources have chunks that may be missing", at: flag)
+            }
             guard let bool = flag.bool else { throw ConfigError("\(at).fill_missing: expected true or false", at: flag) }
             mount.fillMissing = bool
         }
@@ -105,6 +111,19 @@ public struct MountConfig: Sendable, Equatable {
                 throw ConfigError("\(at).\(key): '\(node.string ?? "?")' is not a size from \(limits.lowerBound) to \(limits.upperBound) bytes, like 4MiB", at: node)
             }
             if key == "block_size" { mount.blockSize = bytes } else { mount.readahead = bytes }
+        }
+        for key in ["api", "token"] {
+            guard let node = options[key] else { continue }
+            guard mount.source.format == .bossdb else { throw ConfigError("\(at).\(key): only bossdb:// sources take '\(key)'", at: node) }
+            guard let text = node.string, !text.isEmpty else { throw ConfigError("\(at).\(key): expected a string", at: node) }
+            if key == "api" {
+                guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                    throw ConfigError("\(at).api: '\(text)' is not an http(s) URL", at: node)
+                }
+                mount.api = text
+            } else {
+                mount.token = text
+            }
         }
         return mount
     }

@@ -86,18 +86,37 @@ public enum MountedTree {
         _ mount: MountConfig.Mount, environment: [String: String], memory: MemoryBudget, disk: DiskCache?
     ) async throws(OpenError) -> VirtualNode {
         do {
-            switch mount.source.format {
-            case .files:
+            if mount.source.format == .files {
                 return try await openTree(mount, environment: environment, caches: memory.blockCaches(disk: disk))
-            case .precomputed:
-                let store = try mount.source.store(environment: environment)
-                let volume = try await PrecomputedVolume.open(
-                    store: store, caches: memory.sourceCaches(disk: disk), fillMissing: mount.fillMissing)
-                return .directory(ImageLayerDirectory(
-                    path: mount.path, volume: volume, infoJSON: volume.info.rawJSON, bandCache: memory.pngBands))
             }
+            let volume = try await openVolume(mount, environment: environment, caches: memory.sourceCaches(disk: disk))
+            return .directory(ImageLayerDirectory(
+                path: mount.path, volume: volume, infoJSON: volume.info.rawJSON, bandCache: memory.pngBands))
         } catch {
             throw OpenError(description: "mounts.\(mount.path): \(error)")
+        }
+    }
+
+    /// The volume behind a precomputed, OCP or BossDB mount, its metadata fetched and checked.
+    static func openVolume(
+        _ mount: MountConfig.Mount, environment: [String: String], caches: SourceCaches
+    ) async throws -> PrecomputedVolume {
+        func setting(_ value: String?, _ variable: String, _ fallback: String) -> String {
+            value ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+        }
+        switch mount.source.format {
+        case .precomputed:
+            let store = try mount.source.store(environment: environment)
+            return try await PrecomputedVolume.open(store: store, caches: caches, fillMissing: mount.fillMissing)
+        case .ocp:
+            return try await OCPVolume.open(url: mount.source.storageURL, caches: caches)
+        case .bossdb:
+            let parts = mount.source.storageURL.split(separator: "/").map(String.init)
+            return try await BossVolume.open(
+                api: setting(mount.api, "BOSSDB_API_URL", "https://api.bossdb.io"), collection: parts[0], experiment: parts[1],
+                channel: parts[2], token: setting(mount.token, "BOSSDB_TOKEN", "public"), caches: caches)
+        case .files:
+            throw OpenError(description: "mounts.\(mount.path): a file tree is not a volume")
         }
     }
 

@@ -1,17 +1,23 @@
 import VoxFileTree
 import VoxTransport
 
-/// A mount's `source`: a precomputed layer (`precomputed://gs://bucket/layer`) or a file
-/// tree (`https://host/dir/`, `webdav+https://...`, `s3://...`, `gs://...`, `file:///...`).
+/// A mount's `source`: a precomputed layer (`precomputed://gs://bucket/layer`), a cutout
+/// service (`ocp+https://host/ocp/ca/<token>`, `bossdb://<collection>/<experiment>/<channel>`)
+/// or a file tree (`https://host/dir/`, `webdav+https://...`, `s3://...`, `gs://...`, `file:///...`).
 public struct SourceSpec: Sendable, Equatable {
     public enum Format: String, Sendable, CaseIterable {
         case precomputed
         /// Plain files, served as they are.
         case files
+        /// An OCP/NeuroData ndstore token.
+        case ocp
+        /// A BossDB channel.
+        case bossdb
     }
 
     public var format: Format
-    /// The storage URL after the format prefix (for files, the whole URL).
+    /// The storage URL after the format prefix (for files, the whole URL; for BossDB,
+    /// `collection/experiment/channel`).
     public var storageURL: String
 
     public init(parsing text: String) throws(ConfigError) {
@@ -21,12 +27,30 @@ public struct SourceSpec: Sendable, Equatable {
             do { _ = try TreeLocation.tree(for: text, environment: [:]) } catch { throw ConfigError("source '\(text)': \(error)") }
             return
         }
+        if text.hasPrefix("ocp+http://") || text.hasPrefix("ocp+https://") {
+            format = .ocp
+            storageURL = String(text.dropFirst("ocp+".count))
+            while storageURL.hasSuffix("/") { storageURL.removeLast() }
+            let parts = storageURL.split(separator: "/", omittingEmptySubsequences: true)
+            guard parts.count >= 3 else { throw ConfigError("source '\(text)': expected ocp+http(s)://host/<path>/<token>") }
+            return
+        }
+        if text.hasPrefix("bossdb://") {
+            format = .bossdb
+            storageURL = String(text.dropFirst("bossdb://".count))
+            while storageURL.hasSuffix("/") { storageURL.removeLast() }
+            let parts = storageURL.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else {
+                throw ConfigError("source '\(text)': expected bossdb://<collection>/<experiment>/<channel>")
+            }
+            return
+        }
         guard let separator = text.range(of: "://") else {
             throw ConfigError("source '\(text)' needs a format prefix, e.g. precomputed://https://host/layer, or a file-tree URL")
         }
         let name = String(text[..<separator.lowerBound])
         guard name == Format.precomputed.rawValue else {
-            throw ConfigError("source '\(text)': unknown format '\(name)://' (known: precomputed://, or a file tree: "
+            throw ConfigError("source '\(text)': unknown format '\(name)://' (known: precomputed://, ocp+http(s)://, bossdb://, or a file tree: "
                               + TreeLocation.schemes.joined(separator: ", ") + ")")
         }
         self.format = .precomputed

@@ -35,8 +35,8 @@ public final class PrecomputedVolume: VolumeSource {
         return try PrecomputedVolume(info: info, version: fetched.validator, store: store, caches: caches, fillMissing: fillMissing)
     }
 
-    public init(info: PrecomputedInfo, version: String?, store: any ObjectStore, caches: SourceCaches, fillMissing: Bool = true) throws {
-        let version = version ?? "crc32:\(Checksum.crc32(info.rawJSON)):\(info.rawJSON.count)"
+    public convenience init(info: PrecomputedInfo, version: String?, store: any ObjectStore, caches: SourceCaches, fillMissing: Bool = true) throws {
+        let version = version ?? Self.checksumVersion(info)
         var decoders: [any ChunkDecoder] = []
         var readers: [any ChunkReader] = []
         for scale in info.scales {
@@ -57,15 +57,31 @@ public final class PrecomputedVolume: VolumeSource {
             }
             decoders.append(decoder)
         }
+        self.init(info: info, version: version, location: store.location, readers: readers, decoders: decoders, caches: caches,
+                  fillMissing: fillMissing)
+    }
+
+    /// A volume whose chunks come from any source: one reader and one decoder per scale
+    /// (cutout services use this with a precomputed-style info they build themselves).
+    public init(
+        info: PrecomputedInfo, version: String?, location: String, readers: [any ChunkReader], decoders: [any ChunkDecoder],
+        caches: SourceCaches, fillMissing: Bool = true
+    ) {
+        precondition(readers.count == info.scales.count && decoders.count == info.scales.count)
         self.info = info
-        self.location = store.location
+        self.location = location
         self.readers = readers
         self.decoders = decoders
         self.cache = caches.chunks
         self.disk = caches.disk
-        self.version = version
+        self.version = version ?? Self.checksumVersion(info)
         self.inFlight = caches.inFlight
         self.fillMissing = fillMissing
+    }
+
+    /// Identifies an info without a server validator: its checksum and length.
+    private static func checksumVersion(_ info: PrecomputedInfo) -> String {
+        "crc32:\(Checksum.crc32(info.rawJSON)):\(info.rawJSON.count)"
     }
 
     /// One decoded chunk, from the cache or fetched and decoded once.

@@ -12,6 +12,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case changed(String, url: String)
     /// A redirect that is not followed (to another host, too many, or malformed).
     case badRedirect(String, url: String)
+    /// The server refused with a status and said why (cutout services explain their errors).
+    case rejected(Int, message: String, url: String)
     /// The last failure of a request that was tried `attempts` times.
     indirect case exhausted(StoreError, attempts: Int)
 
@@ -23,6 +25,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .corrupt(message, url): "corrupt data from \(url): \(message)"
         case let .changed(message, url): "\(url) changed on the server: \(message)"
         case let .badRedirect(message, url): "refused redirect from \(url): \(message)"
+        case let .rejected(code, message, url): "HTTP \(code) from \(url): \(message)"
         case let .exhausted(error, attempts): "\(error.description) after \(attempts) tries"
         }
     }
@@ -32,14 +35,25 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .httpStatus(code, _): Self.isRetryable(status: code)
         case .transport: true
-        case .badRange, .corrupt, .changed, .badRedirect, .exhausted: false
+        case .badRange, .corrupt, .changed, .badRedirect, .rejected, .exhausted: false
         }
     }
 
     /// The error for a response's status, saying how many tries it took when it took several.
+    /// The server's own explanation is kept when it gave a short one.
     public static func status(_ response: HTTPResponse, url: String) -> StoreError {
-        let error = StoreError.httpStatus(response.status, url: url)
+        let message = ServerMessage.extract(response.body)
+        let error = message.map { StoreError.rejected(response.status, message: $0, url: url) } ?? .httpStatus(response.status, url: url)
         return response.attempts > 1 ? .exhausted(error, attempts: response.attempts) : error
+    }
+
+    /// The HTTP status behind this error, if it came from one.
+    public var status: Int? {
+        switch self {
+        case let .httpStatus(code, _), let .rejected(code, _, _): code
+        case let .exhausted(inner, _): inner.status
+        default: nil
+        }
     }
 
     static func isRetryable(status: Int) -> Bool {

@@ -207,20 +207,12 @@ struct NPYLayout {
             throw UserFacingError("\(path): cannot read")
         }
         try? handle.close()
-        let bytes = Array(head)
-        guard bytes.count > 12, bytes.starts(with: [0x93] + Array("NUMPY".utf8)) else { throw UserFacingError("\(path): not an NPY file") }
-        let lengthBytes = bytes[6] == 1 ? 2 : 4
-        let length = (0..<lengthBytes).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
-        headerBytes = 8 + lengthBytes + length
-        guard headerBytes <= bytes.count else { throw UserFacingError("\(path): NPY header too long") }
-        let header = String(decoding: bytes[(8 + lengthBytes)..<headerBytes], as: UTF8.self)
-        guard let descr = header.firstMatch(of: /'descr':\s*'[<>|]?[a-z](\d+)'/), let itemSize = Int(descr.1),
-              let shapeText = header.firstMatch(of: /'shape':\s*\(([^)]*)\)/) else {
-            throw UserFacingError("\(path): unreadable NPY header")
-        }
-        let dims = shapeText.1.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let array: NPYArray
+        do { array = try NPYArray(header: Array(head)) } catch { throw UserFacingError("\(path): \(error)") }
+        let dims = array.shape
         guard dims.count == 3 || dims.count == 4 else { throw UserFacingError("\(path): expected a (Z, Y, X[, C]) array") }
+        headerBytes = array.dataOffset
         shape = (dims[0], dims[1], dims[2])
-        voxelBytes = itemSize * (dims.count == 4 ? dims[3] : 1)
+        voxelBytes = array.itemSize * (dims.count == 4 ? dims[3] : 1)
     }
 }

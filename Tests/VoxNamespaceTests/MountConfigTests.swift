@@ -27,9 +27,12 @@ import VoxNamespace
         ("mounts:\n  /a:\n    sorce: precomputed://http://h/a\n", "mounts./a.sorce: unknown key 'sorce'"),
         ("mounts:\n  a/b: precomputed://http://h/a\n", "mounts.a/b: mount paths must be absolute"),
         ("mounts:\n  /a: zarr://http://h/a\n", "mounts./a: source 'zarr://http://h/a': unknown format 'zarr://'"),
+        ("mounts:\n  /k: bossdb://coll/exp\n", "mounts./k: source 'bossdb://coll/exp': expected bossdb://<collection>/<experiment>/<channel>"),
+        ("mounts:\n  /k:\n    source: ocp+http://h/ocp/ca/tok\n    token: x\n", "mounts./k.token: only bossdb:// sources take 'token'"),
+        ("mounts:\n  /k:\n    source: bossdb://c/e/ch\n    api: ftp://x\n", "mounts./k.api: 'ftp://x' is not an http(s) URL"),
         ("mounts:\n  /a: ftp://h/a\n", "mounts./a: source 'ftp://h/a': unknown format 'ftp://'"),
         ("mounts:\n  /a: s3:///nobucket/\n", "mounts./a: source 's3:///nobucket/': URL 's3:///nobucket/' has no bucket"),
-        ("mounts:\n  /a:\n    source: http://h/d/\n    fill_missing: true\n", "mounts./a.fill_missing: only volume sources"),
+        ("mounts:\n  /a:\n    source: http://h/d/\n    fill_missing: true\n", "mounts./a.fill_missing: only precomputed sources"),
         ("mounts:\n  /a:\n    source: precomputed://http://h/a\n    block_size: 1MiB\n", "mounts./a.block_size: only file trees"),
         ("mounts:\n  /a:\n    source: http://h/d/\n    block_size: 1KiB\n", "mounts./a.block_size: '1KiB' is not a size from 4096"),
         ("mounts:\n  /a: precomputed://ftp://h/a\n", "mounts./a: source 'precomputed://ftp://h/a'"),
@@ -62,6 +65,22 @@ import VoxNamespace
         #expect(config.mounts[0].blockSize == 1 << 20)
         #expect(config.mounts[2].blockSize == 4 << 20)
         #expect(config.mounts[2].readahead == 16 << 20)
+    }
+
+    @Test func cutoutServices() throws {
+        let config = try MountConfig.parse("""
+            mounts:
+              /kasthuri11/em: ocp+http://openconnecto.me/ocp/ca/kasthuri11cc/
+              /kasthuri2015/em:
+                source: bossdb://kasthuri2015/em/cc
+                api: http://127.0.0.1:8000
+                token: secret
+            """)
+        #expect(config.mounts.map(\.source.format) == [.ocp, .bossdb])
+        #expect(config.mounts[0].source.storageURL == "http://openconnecto.me/ocp/ca/kasthuri11cc")
+        #expect(config.mounts[1].source.storageURL == "kasthuri2015/em/cc")
+        #expect(config.mounts[1].api == "http://127.0.0.1:8000")
+        #expect(config.mounts[1].token == "secret")
     }
 
     @Test func sizes() {

@@ -21,6 +21,16 @@ import Testing
         }
     }
 
+    @Test func theServersMessageIsKept() {
+        let json = HTTPResponse(status: 403, headers: [:], body: Array(#"{"message": "Permission denied for collection"}"#.utf8))
+        #expect(StoreError.status(json, url: url) == .rejected(403, message: "Permission denied for collection", url: url))
+        let text = HTTPResponse(status: 413, headers: [:], body: Array("Cutout too large\n".utf8))
+        #expect(StoreError.status(text, url: url).description == "HTTP 413 from \(url): Cutout too large")
+        let html = HTTPResponse(status: 500, headers: [:], body: Array("<html>oops</html>".utf8))
+        #expect(StoreError.status(html, url: url) == .httpStatus(500, url: url))
+        #expect(StoreError.status(html, url: url).status == 500)
+    }
+
     @Test func retryableStatuses() {
         #expect(StoreError.httpStatus(503, url: url).isRetryable)
         #expect(StoreError.httpStatus(429, url: url).isRetryable)
