@@ -1,8 +1,8 @@
 import VoxTransport
 
 /// One name in a remote directory, as its listing describes it.
-public struct TreeEntry: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
+public struct TreeEntry: Sendable, Equatable, Codable {
+    public enum Kind: Sendable, Equatable, Codable {
         case directory
         /// A file; `version` is nil when the listing gave no exact size (then a HEAD tells).
         case file(ObjectVersion?)
@@ -38,7 +38,7 @@ enum EntryName {
 }
 
 /// A parsed listing: the entries that passed, and why the others were refused.
-public struct Listing: Sendable, Equatable {
+public struct Listing: Sendable, Equatable, Codable {
     public private(set) var entries: [TreeEntry] = []
     public var refused: [String] = []
     /// Position of each name in `entries`.
@@ -47,6 +47,20 @@ public struct Listing: Sendable, Equatable {
     public init(entries: [TreeEntry] = [], refused: [String] = []) {
         self.refused = refused
         for entry in entries { add(entry) }
+    }
+
+    private enum CodingKeys: String, CodingKey { case entries, refused }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(entries: try container.decode([TreeEntry].self, forKey: .entries),
+                  refused: try container.decode([String].self, forKey: .refused))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(entries, forKey: .entries)
+        try container.encode(refused, forKey: .refused)
     }
 
     /// Adds the entries of another page of the same directory.

@@ -174,8 +174,11 @@ public struct MountConfig: Sendable, Equatable {
     private static func checkOverlaps(_ mounts: [Mount]) throws(ConfigError) {
         let normalized = mounts.map { "/" + $0.path.split(separator: "/").joined(separator: "/") }
         for (i, a) in normalized.enumerated() {
-            for b in normalized[(i + 1)...] where a == b || b.hasPrefix(a + "/") || a.hasPrefix(b + "/") {
-                throw ConfigError("mounts.\(b): overlaps mounts.\(a); one source per directory", line: mounts[normalized.firstIndex(of: b)!].line)
+            for j in (i + 1)..<normalized.count {
+                let b = normalized[j]
+                guard a == b || b.hasPrefix(a + "/") || a.hasPrefix(b + "/") else { continue }
+                let what = a == b ? "is mounted twice (also at line \(mounts[i].line.map(String.init) ?? "?"))" : "overlaps mounts.\(a)"
+                throw ConfigError("mounts.\(b): \(what); one source per directory", line: mounts[j].line)
             }
         }
     }

@@ -125,18 +125,22 @@ public enum MountedTree {
         _ mount: MountConfig.Mount, environment: [String: String], caches: FileBlockCaches
     ) async throws -> VirtualNode {
         let url = mount.source.storageURL
+        func tree(_ url: String) throws -> any FileTree {
+            let remote = try TreeLocation.tree(for: url, environment: environment)
+            return caches.disk.map { OfflineFallbackTree(remote, disk: $0) } ?? remote
+        }
         func context(_ tree: any FileTree) -> RemoteDirectory.Context {
             RemoteDirectory.Context(tree: tree, blockSize: mount.blockSize, readahead: mount.readahead, caches: caches)
         }
         if let (directory, name) = TreeLocation.fileName(in: url) {
-            let parent = try TreeLocation.tree(for: directory, environment: environment)
+            let parent = try tree(directory)
             if let version = try await parent.version(of: name) {
                 return .file(RemoteFile(tree: parent, path: name, version: version, blockSize: mount.blockSize,
                                         readahead: mount.readahead, caches: caches))
             }
             guard TreeLocation.mayBePrefix(url) else { throw ListingError("no file at \(url) (404)") }
         }
-        let root = RemoteDirectory(context: context(try TreeLocation.tree(for: url, environment: environment)))
+        let root = RemoteDirectory(context: context(try tree(url)))
         try await root.prepare(for: nil)
         return .directory(root)
     }

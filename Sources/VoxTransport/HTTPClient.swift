@@ -69,9 +69,17 @@ public struct HTTPClient: Sendable {
         counters.requests.add(1, ordering: .relaxed)
         counters.inFlight.add(1, ordering: .relaxed)
         defer { counters.inFlight.subtract(1, ordering: .relaxed) }
-        let response = try await engine.perform(request)
-        counters.bytesFetched.add(response.body.count, ordering: .relaxed)
-        return response
+        let started = ContinuousClock.now
+        do {
+            let response = try await engine.perform(request)
+            counters.bytesFetched.add(response.body.count, ordering: .relaxed)
+            Log.debug("\(request.method) \(request.url)\(request.range.map { " [\($0.lowerBound), \($0.upperBound))" } ?? ""): "
+                      + "\(response.status), \(response.body.count) bytes in \(ContinuousClock.now - started)")
+            return response
+        } catch {
+            Log.debug("\(request.method) \(request.url): \(error) after \(ContinuousClock.now - started)")
+            throw error
+        }
     }
 
     /// Jittered backoff, or the server's `Retry-After` (in seconds) when it gives a short one.

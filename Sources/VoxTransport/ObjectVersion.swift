@@ -1,6 +1,6 @@
 /// What identifies one version of a remote file: its size and whichever validators the
 /// listing (or a HEAD) gave. Every ranged read is checked against it.
-public struct ObjectVersion: Sendable, Hashable {
+public struct ObjectVersion: Sendable, Hashable, Codable {
     public var size: Int
     /// As the server sends it, quotes included.
     public var etag: String?

@@ -28,7 +28,11 @@ struct CheckCommand: ParsableCommand {
         for (mount, result) in zip(parsed.mounts, results) {
             switch result {
             case let .success(probe):
-                let scales = probe.scales.isEmpty ? "-" : "\(probe.scales.count): \(probe.scales.first!)…\(probe.scales.last!)"
+                let scales = switch probe.scales.count {
+                case 0: "-"
+                case 1: "1: \(probe.scales[0])"
+                default: "\(probe.scales.count): \(probe.scales.first!)…\(probe.scales.last!)"
+                }
                 rows.append([probe.path, probe.kind, scales, probe.dataType, probe.size, probe.chunkSize, probe.encoding])
             case let .failure(error):
                 rows.append([mount.path, "FAILED", "-", "-", "-", "-", "-"])

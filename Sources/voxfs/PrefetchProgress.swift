@@ -28,7 +28,7 @@ final class PrefetchProgress {
     func finish(interrupted: Bool) {
         if onTerminal { draw(final: true) }
         let elapsed = Date().timeIntervalSince(started)
-        let what = chunks.map { "\($0) chunks, " } ?? ""
+        let what = chunks.map { "\($0) chunk\($0 == 1 ? "" : "s"), " } ?? ""
         if interrupted {
             Self.emit("stopped after \(ByteCount.human(done)) of \(ByteCount.human(total)); run the same command again to go on (cached parts are read from the cache)")
         } else {

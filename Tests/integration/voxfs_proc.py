@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def voxfs_bin() -> Path:
     env = os.environ.get("VOXFS_BIN")
-    return Path(env) if env else REPO / ".build/debug/voxfs"
+    # Absolute, so tests may run it from another working directory.
+    return Path(env).absolute() if env else REPO / ".build/debug/voxfs"
 
 
 # ---------------------------------------------------------------- config
