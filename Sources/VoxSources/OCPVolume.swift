@@ -5,7 +5,8 @@ import VoxTransport
 /// (`ocp+http(s)://<base>/<token>`), served as a precomputed-style volume.
 ///
 /// Metadata comes from `<token>/info/`; chunks are `cube_dimension`-aligned HDF5 cutouts
-/// (`<token>/hdf5/<res>/x0,x1/y0,y1/z0,z1/`) holding the token's first channel. Annotation channels are uint32 ids, served as segmentation.
+/// (`<token>/hdf5/<res>/x0,x1/y0,y1/z0,z1/`, or `<token>/<channel>/hdf5/...` for servers
+/// that want the channel) holding the token's first channel. Annotation channels are uint32 ids, served as segmentation.
 public enum OCPVolume {
     public static func open(url: String, client: HTTPClient = HTTPClient(), caches: SourceCaches) async throws -> PrecomputedVolume {
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -20,11 +21,16 @@ public enum OCPVolume {
             type: metadata.isAnnotation ? "segmentation" : "image", dataType: metadata.dataType, levels: metadata.levels.map(\.1),
             url: infoURL)
         let channel = metadata.channel
+        // The form the OCP docs give is <token>/hdf5/...; later ndstore servers want
+        // <token>/<channel>/hdf5/.... Either answer may name the channel in the file or not.
+        let form = CutoutChunkReader.URLForm()
+        let escapedChannel = URLPath.escapeQueryValue(channel)
         let readers: [any ChunkReader] = metadata.levels.map { level, _ in
-            CutoutChunkReader(client: client, level: level, accept: "application/octet-stream") { level, begin, end in
-                // The form the OCP docs give (<token>/hdf5/...); the answer names the channel or not.
+            CutoutChunkReader(client: client, level: level, accept: "application/octet-stream", form: form, url: { level, begin, end in
                 "\(base)/hdf5/\(level)/\(begin.x),\(end.x)/\(begin.y),\(end.y)/\(begin.z),\(end.z)/"
-            }
+            }, alternative: { level, begin, end in
+                "\(base)/\(escapedChannel)/hdf5/\(level)/\(begin.x),\(end.x)/\(begin.y),\(end.y)/\(begin.z),\(end.z)/"
+            })
         }
         let decoders: [any ChunkDecoder] = metadata.levels.map { _ in HDF5CutoutDecoder(channel: channel) }
         return PrecomputedVolume(info: info, version: response.headers["etag"], location: base, readers: readers, decoders: decoders,

@@ -522,6 +522,25 @@ def test_ocp_request_shapes(voxfs_bin, ocp_server, tmp_path):
                                   f"{lay.key} level {r} z {z}", [(0, 0, 0), tuple(scale["voxel_offset"])])
 
 
+def test_ocp_server_that_wants_the_channel_in_the_path(voxfs_bin, tmp_path):
+    """A later ndstore generation refuses <token>/hdf5/... (400) and serves
+    <token>/<channel>/hdf5/...: voxfs switches to that form once and reads the same voxels."""
+    srv = CS.OCPServer(ocp_projects(), channelless_urls=False).start()
+    try:
+        lay = ocp_layer("/o", srv, "shapes_em")
+        with mounted(tmp_path, [lay], "channel-form") as m:
+            mark = 0
+            for r, z in ((0, 24), (1, 40)):
+                p = lay.slice_path(m.mountpoint, r, z, "npy")
+                C.assert_same(np.load(p), lay.data[r][z - lay.z_range(r)[0]], what=str(p))
+                if mark:  # after the first slice, every level uses the form that worked
+                    refused = [c.path for c in srv.cutouts(lay.prefix, since=mark) if c.status != 200]
+                    assert not refused, f"the refused form was tried again: {refused}"
+                mark = srv.mark()
+    finally:
+        srv.stop()
+
+
 def test_boss_request_shapes(voxfs_bin, boss_server, tmp_path):
     """A fresh mount reads one slice per level: it fetches only the 512x512x16 cuboids
     under it (on a cuboid grid from 0 or from the frame's start, clipped to the frame), each once, every
