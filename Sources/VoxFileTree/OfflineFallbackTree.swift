@@ -48,9 +48,8 @@ public struct OfflineFallbackTree: FileTree {
     static func meansUnavailable(_ error: StoreError) -> Bool {
         switch error {
         case .transport: true
-        case let .exhausted(inner, _): meansUnavailable(inner) || inner.isRetryable
-        case .httpStatus, .rejected: error.isRetryable
-        default: false
+        case let .exhausted(inner, _): meansUnavailable(inner)
+        default: error.status.map(StoreError.isRetryable(status:)) ?? false
         }
     }
 }

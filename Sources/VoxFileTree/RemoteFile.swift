@@ -52,14 +52,13 @@ public final class RemoteFile: FileView {
         let range = clamped(offset: offset, count: count)
         if range.isEmpty { return [] }
         let pin = try await currentPin()
-        let advice = readahead.advise(offset: range.lowerBound, count: range.count)
-        prefetch(advice.prefetch, pin)
+        let sequential = noteRead(range, pin)
         let blocks = blockIndexes(range)
         let fetched = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
             for index in blocks { group.addTask { (index, try await self.block(index, pin)) } }
             return try await group.reduce(into: [Int: [UInt8]]()) { $0[$1.0] = $1.1 }
         }
-        defer { if advice.isSequential { demoteFinished(range, pin) } }
+        defer { if sequential { demoteFinished(range, pin) } }
         return assemble(range, blocks: blocks) { fetched[$0]! }
     }
 
@@ -67,15 +66,14 @@ public final class RemoteFile: FileView {
         let range = clamped(offset: offset, count: count)
         if range.isEmpty { return [] }
         guard let pin = pinned.withLock({ $0 }) else { return nil }
-        let advice = readahead.advise(offset: range.lowerBound, count: range.count)
-        prefetch(advice.prefetch, pin)
+        let sequential = noteRead(range, pin)
         let blocks = blockIndexes(range)
         var cached: [Int: [UInt8]] = [:]
         for index in blocks {
             guard let bytes = caches.memory.cached(pin.keyPrefix + String(index)) else { return nil }
             cached[index] = bytes
         }
-        defer { if advice.isSequential { demoteFinished(range, pin) } }
+        defer { if sequential { demoteFinished(range, pin) } }
         return assemble(range, blocks: blocks) { cached[$0]! }
     }
 
@@ -107,6 +105,14 @@ public final class RemoteFile: FileView {
             return task
         }
         return try await task.value
+    }
+
+    /// Tells the readahead detector about a read and starts the fetches it advises; true when
+    /// the read continues a sequential stream.
+    private func noteRead(_ range: Range<Int>, _ pin: Pin) -> Bool {
+        let advice = readahead.advise(offset: range.lowerBound, count: range.count)
+        prefetch(advice.prefetch, pin)
+        return advice.isSequential
     }
 
     /// A sequential read that reaches the end of a block is done with it: the page cache

@@ -120,29 +120,44 @@ public enum MountedTree {
         }
     }
 
+    /// What a file-tree URL names: one file (its directory's tree, its name and version), or
+    /// a directory. Object stores have no directories, so there a name that is no object is
+    /// taken as a prefix.
+    enum TreeRoot {
+        case file(tree: any FileTree, name: String, version: ObjectVersion)
+        case directory(any FileTree)
+    }
+
+    /// Resolves a file-tree mount, with the disk cache (when given) remembering listings and
+    /// versions for offline use.
+    static func treeRoot(_ mount: MountConfig.Mount, environment: [String: String], disk: DiskCache?) async throws -> TreeRoot {
+        func tree(_ url: String) throws -> any FileTree {
+            let remote = try TreeLocation.tree(for: url, environment: environment)
+            return disk.map { OfflineFallbackTree(remote, disk: $0) } ?? remote
+        }
+        let url = mount.source.storageURL
+        if let (directory, name) = TreeLocation.fileName(in: url) {
+            let parent = try tree(directory)
+            if let version = try await parent.version(of: name) { return .file(tree: parent, name: name, version: version) }
+            guard TreeLocation.mayBePrefix(url) else { throw ListingError("no file at \(url) (404)") }
+        }
+        return .directory(try tree(url))
+    }
+
     /// The root directory of a tree, or the one file its URL names.
     private static func openTree(
         _ mount: MountConfig.Mount, environment: [String: String], caches: FileBlockCaches
     ) async throws -> VirtualNode {
-        let url = mount.source.storageURL
-        func tree(_ url: String) throws -> any FileTree {
-            let remote = try TreeLocation.tree(for: url, environment: environment)
-            return caches.disk.map { OfflineFallbackTree(remote, disk: $0) } ?? remote
+        switch try await treeRoot(mount, environment: environment, disk: caches.disk) {
+        case let .file(tree, name, version):
+            return .file(RemoteFile(tree: tree, path: name, version: version, blockSize: mount.blockSize,
+                                    readahead: mount.readahead, caches: caches))
+        case let .directory(tree):
+            let root = RemoteDirectory(context: RemoteDirectory.Context(
+                tree: tree, blockSize: mount.blockSize, readahead: mount.readahead, caches: caches))
+            try await root.prepare(for: nil)
+            return .directory(root)
         }
-        func context(_ tree: any FileTree) -> RemoteDirectory.Context {
-            RemoteDirectory.Context(tree: tree, blockSize: mount.blockSize, readahead: mount.readahead, caches: caches)
-        }
-        if let (directory, name) = TreeLocation.fileName(in: url) {
-            let parent = try tree(directory)
-            if let version = try await parent.version(of: name) {
-                return .file(RemoteFile(tree: parent, path: name, version: version, blockSize: mount.blockSize,
-                                        readahead: mount.readahead, caches: caches))
-            }
-            guard TreeLocation.mayBePrefix(url) else { throw ListingError("no file at \(url) (404)") }
-        }
-        let root = RemoteDirectory(context: context(try tree(url)))
-        try await root.prepare(for: nil)
-        return .directory(root)
     }
 
     /// Builds the directories above the layers from their paths; `hidden` goes in the root.

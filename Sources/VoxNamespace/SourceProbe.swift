@@ -29,16 +29,16 @@ public struct SourceProbe: Sendable {
                 dataType: volume.dataType.rawValue + channels, size: axes(finest.size), chunkSize: axes(finest.chunkSize),
                 encoding: Set(volume.scales.map(\.encoding)).sorted().joined(separator: ","))
         case .files:
-            let url = mount.source.storageURL
-            if let (directory, name) = TreeLocation.fileName(in: url),
-               let version = try await TreeLocation.tree(for: directory, environment: environment).version(of: name) {
+            let blocks = "\(mount.blockSize) B blocks"
+            switch try await MountedTree.treeRoot(mount, environment: environment, disk: nil) {
+            case let .file(_, _, version):
                 return SourceProbe(path: mount.path, kind: "file", scales: [], dataType: "-", size: "\(version.size) bytes",
-                                   chunkSize: "\(mount.blockSize) B blocks", encoding: "-")
+                                   chunkSize: blocks, encoding: "-")
+            case let .directory(tree):
+                let listing = try await tree.list("")
+                return SourceProbe(path: mount.path, kind: "files", scales: [], dataType: "-",
+                                   size: "\(listing.entries.count) entries", chunkSize: blocks, encoding: "-")
             }
-            let listing = try await TreeLocation.tree(for: url, environment: environment).list("")
-            return SourceProbe(
-                path: mount.path, kind: "files", scales: [], dataType: "-", size: "\(listing.entries.count) entries",
-                chunkSize: "\(mount.blockSize) B blocks", encoding: "-")
         }
     }
 }

@@ -126,7 +126,7 @@ struct RegionPrefetch {
     let volumePath: String
     let region: VoxelRegion
     /// Index of the region's first voxel in the array, and the array's layout.
-    let origin: (x: Int, y: Int, z: Int)
+    let origin: Vec3
     let layout: NPYLayout
     let chunkCount: Int
 
@@ -164,7 +164,7 @@ struct RegionPrefetch {
         volumePath = layer + "/" + names[index] + "/volume.npy"
         layout = try NPYLayout(reading: volumePath)
         self.region = region
-        origin = (region.lower.x - low.x, region.lower.y - low.y, region.lower.z - low.z)
+        origin = region.lower - low
         let chunk = geometry.chunkSize
         func cells(_ lower: Int, _ upper: Int, _ offset: Int, _ size: Int) -> Int {
             (upper - offset + size - 1) / size - (lower - offset) / size

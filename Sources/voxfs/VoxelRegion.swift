@@ -1,12 +1,10 @@
+import VoxSources
+
 /// A box of voxels named like a precomputed chunk: `x0-x1_y0-y1_z0-z1`, absolute
 /// coordinates, end exclusive.
 struct VoxelRegion: Equatable {
-    var lower: (x: Int, y: Int, z: Int)
-    var upper: (x: Int, y: Int, z: Int)
-
-    static func == (a: VoxelRegion, b: VoxelRegion) -> Bool {
-        a.lower == b.lower && a.upper == b.upper
-    }
+    var lower: Vec3
+    var upper: Vec3
 
     init(parsing text: String) throws {
         let axes = text.split(separator: "_", omittingEmptySubsequences: false)
@@ -18,9 +16,9 @@ struct VoxelRegion: Equatable {
         guard bounds.count == 3, let x = bounds[0], let y = bounds[1], let z = bounds[2] else {
             throw UserFacingError("--region '\(text)': expected x0-x1_y0-y1_z0-z1 with 0 <= start < end on each axis")
         }
-        lower = (x.0, y.0, z.0)
-        upper = (x.1, y.1, z.1)
+        lower = Vec3(x.0, y.0, z.0)
+        upper = Vec3(x.1, y.1, z.1)
     }
 
-    var size: (x: Int, y: Int, z: Int) { (upper.x - lower.x, upper.y - lower.y, upper.z - lower.z) }
+    var size: Vec3 { upper - lower }
 }
