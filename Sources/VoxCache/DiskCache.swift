@@ -34,6 +34,7 @@ public final class DiskCache: Sendable {
     /// Bytes of entries waiting to be written: readers wait when it is full, so a fast reader
     /// cannot pile up unbounded memory behind the disk.
     private let pendingWrites: ByteLimiter
+    private let queuedWrites = Atomic<Int>(0)
     private static let blockSize = 4096
 
     public init(directory: String, capacity: Int, minimumFreeBytes: Int = 1 << 30, writeBufferBytes: Int = 64 << 20) throws {
@@ -153,11 +154,19 @@ public final class DiskCache: Sendable {
     }
 
     private func enqueue(_ key: String, _ entry: DiskEntry, taking taken: Int) {
+        queuedWrites.add(1, ordering: .relaxed)
         writer.async { [self] in
-            defer { pendingWrites.release(taken) }
+            defer {
+                pendingWrites.release(taken)
+                queuedWrites.subtract(1, ordering: .relaxed)
+            }
             try? write(key, entry)
         }
     }
+
+    /// Entries handed to `store` or `storeIfIdle` and not yet written (or dropped): zero
+    /// means everything read so far is on disk, which `voxfs prefetch` waits for.
+    public var writesInProgress: Int { queuedWrites.load(ordering: .relaxed) }
 
     /// Waits until every `store` issued so far is on disk.
     public func flush() {

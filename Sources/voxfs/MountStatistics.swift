@@ -15,6 +15,8 @@ struct MountStatistics: Codable {
         var capacity: Int
         /// Bytes the cache holds now, from its index.
         var usedBytes: Int?
+        /// Entries queued for writing; absent from daemons older than this field.
+        var writesInProgress: Int?
         var counters: DiskCacheCounters.Snapshot
     }
 
@@ -42,7 +44,7 @@ struct MountStatistics: Codable {
         let statistics = MountStatistics(
             mount: identity, memory: memory(budget.chunks), fileBlocks: memory(budget.fileBlocks),
             disk: disk.map {
-                Disk(directory: $0.directory, capacity: $0.capacity, usedBytes: try? $0.usage().bytes, counters: $0.counters.snapshot())
+                Disk(directory: $0.directory, capacity: $0.capacity, usedBytes: try? $0.usage().bytes, writesInProgress: $0.writesInProgress, counters: $0.counters.snapshot())
             },
             network: TransportCounters.shared.snapshot(),
             served: served.snapshot())

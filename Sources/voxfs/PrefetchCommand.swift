@@ -38,6 +38,7 @@ struct PrefetchCommand: ParsableCommand {
                 let jobs = try paths.map { try RegionPrefetch(path: Mountpoint.absolute($0), scale: scale, region: box) }
                 let progress = PrefetchProgress(total: jobs.reduce(0) { $0 + $1.byteCount }, chunks: jobs.reduce(0) { $0 + $1.chunkCount })
                 for job in jobs where !interrupted.load(ordering: .relaxed) { try job.run(progress) }
+                Self.waitForDiskWrites(try jobs.map { try Self.statisticsFile(for: $0.volumePath) })
                 finish(progress)
             } else {
                 try prefetchFiles(paths.map(Mountpoint.absolute))
@@ -66,6 +67,7 @@ struct PrefetchCommand: ParsableCommand {
             PrefetchProgress.emit("prefetch: the disk fell behind and some blocks were not cached; reading again (pass \(pass + 1))")
             progress = PrefetchProgress(total: progress.total)
         }
+        Self.waitForDiskWrites(statsPath)
         finish(progress)
     }
 
@@ -93,12 +95,37 @@ struct PrefetchCommand: ParsableCommand {
         throw UserFacingError("\(path) is not inside a voxfs mount")
     }
 
-    private static func skippedBlocks(_ statsFiles: [String]) -> Int {
+    /// Sum of one disk-cache figure over the mounts whose statistics files are given.
+    private static func diskTotal(_ statsFiles: [String], _ figure: (MountStatistics.Disk) -> Int?) -> Int {
         Set(statsFiles).reduce(0) { total, file in
             let stats = FileManager.default.contents(atPath: file).flatMap { try? MountStatistics.decode($0) }
-            return total + (stats?.disk?.counters.skippedBusy ?? 0)
+            return total + (stats?.disk.flatMap(figure) ?? 0)
         }
     }
+
+    private static func skippedBlocks(_ statsFiles: [String]) -> Int {
+        diskTotal(statsFiles) { $0.counters.skippedBusy }
+    }
+
+    /// Prefetch is done when its data is on disk, not when the reads return: the daemon writes
+    /// the cache in the background. Gives up after `diskWriteDeadline` (a stalled disk).
+    private static func waitForDiskWrites(_ statsFiles: [String]) {
+        let started = ContinuousClock.now, deadline = started + diskWriteDeadline
+        var announced = false
+        while !interrupted.load(ordering: .relaxed), diskTotal(statsFiles, { $0.writesInProgress }) > 0 {
+            guard ContinuousClock.now < deadline else {
+                PrefetchProgress.emit("prefetch: the disk cache is still writing after \(diskWriteDeadline); it goes on in the background")
+                return
+            }
+            if !announced && ContinuousClock.now - started > .seconds(1) {
+                PrefetchProgress.emit("prefetch: waiting for the disk cache to finish writing")
+                announced = true
+            }
+            usleep(50_000)
+        }
+    }
+
+    static let diskWriteDeadline = Duration.seconds(120)
 
     /// Reads a whole file in 1 MiB pieces.
     private static func read(_ path: String, dropCachedPages: Bool, progress: PrefetchProgress) throws {

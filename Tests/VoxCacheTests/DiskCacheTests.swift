@@ -117,7 +117,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let cache = try DiskCache(directory: directory, capacity: 1 << 20, minimumFreeBytes: 0, writeBufferBytes: 25_000)
         for index in 0..<20 { cache.storeIfIdle("k\(index)", .bytes(bytes(index))) }  // never waits
+        #expect(cache.writesInProgress + cache.counters.snapshot().writes + cache.counters.snapshot().skippedBusy >= 20)
         cache.flush()
+        #expect(cache.writesInProgress == 0)
         let counters = cache.counters.snapshot()
         #expect(counters.skippedBusy > 0)
         #expect(counters.writes + counters.skippedBusy == 20)
