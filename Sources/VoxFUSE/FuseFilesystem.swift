@@ -93,6 +93,9 @@ public final class FuseFilesystem: Sendable {
             }
         }
         guard let (inode, node) = found else {
+            if case let .directory(directory)? = inodes.withLock({ $0[parent]?.node }), let code = directory.refusal(for: name) {
+                return request.fail(code)
+            }
             // A negative entry with a timeout: the kernel will not ask again.
             var negative = fuse_entry_param()
             negative.entry_timeout = Self.cacheSeconds

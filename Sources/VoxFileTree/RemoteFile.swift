@@ -77,6 +77,18 @@ public final class RemoteFile: FileView {
         return assemble(range, blocks: blocks) { cached[$0]! }
     }
 
+    /// Exactly `range`, fetched now and not cached (for callers that cache what they decode
+    /// from it), checked against the same version as the blocks.
+    public func fetchUncached(_ range: Range<Int>) async throws -> [UInt8] {
+        let range = range.clamped(to: 0..<size)
+        if range.isEmpty { return [] }
+        let bytes = try await tree.read(path, range: range, version: try await currentPin().version)
+        guard bytes.count == range.count else {
+            throw StoreError.badRange("got \(bytes.count) bytes for \(range.count)", url: tree.describe(path))
+        }
+        return bytes
+    }
+
     private static func pin(_ tree: any FileTree, _ path: String, _ version: ObjectVersion, _ blockSize: Int) -> Pin {
         Pin(version: version, keyPrefix: "block|\(tree.describe(path))|\(version.tag)|\(blockSize)|")
     }

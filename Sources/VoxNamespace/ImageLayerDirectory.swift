@@ -7,7 +7,9 @@ public struct ImageLayerDirectory: VirtualDirectory {
     private let infoFile: StaticFileView
     private let scales: [(String, ScaleDirectory)]
 
-    public init(path: String, volume: any VolumeSource, infoJSON: [UInt8], bandCache: MemoryCache<[UInt8]>) {
+    public init(
+        path: String, volume: any VolumeSource, infoJSON: [UInt8], bandCache: MemoryCache<[UInt8]>, cutouts: CutoutSettings? = nil
+    ) {
         self.infoFile = StaticFileView(infoJSON)
         var used: Set<String> = ["info"]
         var scales: [(String, ScaleDirectory)] = []
@@ -15,7 +17,7 @@ public struct ImageLayerDirectory: VirtualDirectory {
             var name = Self.directoryName(geometry)
             while used.contains(name) { name += "_" + String(index) }
             used.insert(name)
-            scales.append((name, ScaleDirectory(path: path + "/" + name, volume: volume, scale: index, bandCache: bandCache)))
+            scales.append((name, ScaleDirectory(path: path + "/" + name, volume: volume, scale: index, bandCache: bandCache, cutouts: cutouts)))
         }
         self.scales = scales
     }

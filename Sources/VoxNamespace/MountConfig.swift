@@ -1,4 +1,5 @@
 import Foundation
+import VoxSources
 import Yams
 
 /// The YAML config: which sources appear where, and the cache.
@@ -33,6 +34,12 @@ public struct MountConfig: Sendable, Equatable {
         public var api: String?
         /// BossDB: the token (else `$BOSSDB_TOKEN`, else the public account).
         public var token: String?
+        /// HDF5 grids: how the cubes tile the volume.
+        public var grid: HDF5GridLayout?
+        /// Volumes: the largest cutout file served; larger boxes are EFBIG.
+        public var maxCutout: Int = Self.defaultMaxCutout
+
+        public static let defaultMaxCutout = 2 << 30
     }
 
     public var mounts: [Mount]
@@ -40,7 +47,10 @@ public struct MountConfig: Sendable, Equatable {
     public var cacheSize: Int?
 
     private static let topKeys: Set = ["mounts", "cache"]
-    private static let mountKeys: Set = ["source", "fill_missing", "block_size", "readahead", "api", "token"]
+    private static let mountKeys: Set = [
+        "source", "fill_missing", "block_size", "readahead", "api", "token", "max_cutout", "pattern", "dataset", "cube", "resolution", "origin",
+    ]
+    private static let gridKeys = ["pattern", "dataset", "cube", "resolution", "origin"]
     static let blockSizes = (4 << 10)...(64 << 20)
     private static let cacheKeys: Set = ["dir", "size"]
 
@@ -98,8 +108,8 @@ public struct MountConfig: Sendable, Equatable {
         var mount = Mount(path: path, source: try source(text, at: at, node: options["source"]), fillMissing: true, line: line(value))
         let isTree = mount.source.format == .files
         if let flag = options["fill_missing"] {
-            guard mount.source.format == .precomputed else {
-                throw ConfigError("\(at).fill_missing: only precomputed sources have chunks that may be missing", at: flag)
+            guard mount.source.format == .precomputed || mount.source.format == .hdf5grid else {
+                throw ConfigError("\(at).fill_missing: only precomputed and hdf5grid sources have chunks that may be missing", at: flag)
             }
             guard let bool = flag.bool else { throw ConfigError("\(at).fill_missing: expected true or false", at: flag) }
             mount.fillMissing = bool
@@ -125,7 +135,51 @@ public struct MountConfig: Sendable, Equatable {
                 mount.token = text
             }
         }
+        if let node = options["max_cutout"] {
+            guard !isTree else { throw ConfigError("\(at).max_cutout: only volumes have cutouts", at: node) }
+            guard let text = node.string, let bytes = ByteSize.parse(text), bytes > 0 else {
+                throw ConfigError("\(at).max_cutout: '\(node.string ?? "?")' is not a size like 2GiB", at: node)
+            }
+            mount.maxCutout = bytes
+        }
+        if mount.source.format == .hdf5grid {
+            mount.grid = try gridLayout(options, at: at, node: value)
+        } else if let key = gridKeys.first(where: { options[$0] != nil }) {
+            throw ConfigError("\(at).\(key): only hdf5grid+ sources take '\(key)'", at: options[key])
+        }
         return mount
+    }
+
+    /// The cube layout of an hdf5grid mount: pattern, cube and resolution are required.
+    private static func gridLayout(_ options: Node.Mapping, at: String, node: Node) throws(ConfigError) -> HDF5GridLayout {
+        func vector(_ key: String, integers: Bool) throws(ConfigError) -> [Double]? {
+            guard let value = options[key] else { return nil }
+            let numbers = value.sequence?.compactMap { item -> Double? in
+                guard let text = item.string else { return nil }
+                return integers ? Int(text).map(Double.init) : Double(text)
+            }
+            guard let numbers, numbers.count == 3, value.sequence?.count == 3 else {
+                throw ConfigError("\(at).\(key): expected three \(integers ? "integers" : "numbers") [x, y, z]", at: value)
+            }
+            return numbers
+        }
+        for key in ["pattern", "cube", "resolution"] where options[key] == nil {
+            throw ConfigError("\(at): an hdf5grid source needs '\(key)'", at: node)
+        }
+        guard let pattern = options["pattern"]?.string else { throw ConfigError("\(at).pattern: expected a file name pattern like x{x}y{y}z{z}.hdf5", at: options["pattern"]) }
+        let dataset = options["dataset"]?.string ?? "/data"
+        let cube = try vector("cube", integers: true)!.map(Int.init)
+        let resolution = try vector("resolution", integers: false)!
+        let origin = try vector("origin", integers: true)?.map(Int.init) ?? [0, 0, 0]
+        do {
+            return try HDF5GridLayout(
+                pattern: pattern, dataset: dataset, cube: Vec3(cube[0], cube[1], cube[2]), resolution: resolution,
+                origin: Vec3(origin[0], origin[1], origin[2]))
+        } catch {
+            let key = error.description.hasPrefix("pattern") ? "pattern" : error.description.hasPrefix("cube") ? "cube"
+                : error.description.hasPrefix("resolution") ? "resolution" : "dataset"
+            throw ConfigError("\(at).\(key): \(error.description)", at: options[key] ?? node)
+        }
     }
 
     private static func source(_ text: String, at: String, node: Node?) throws(ConfigError) -> SourceSpec {

@@ -1,3 +1,4 @@
+import Foundation
 import VoxCache
 import VoxFileTree
 import VoxSources
@@ -89,17 +90,21 @@ public enum MountedTree {
             if mount.source.format == .files {
                 return try await openTree(mount, environment: environment, caches: memory.blockCaches(disk: disk))
             }
-            let volume = try await openVolume(mount, environment: environment, caches: memory.sourceCaches(disk: disk))
+            let volume = try await openVolume(
+                mount, environment: environment, caches: memory.sourceCaches(disk: disk), blocks: memory.blockCaches(disk: disk))
+            let cutouts = CutoutSettings(
+                maxBytes: mount.maxCutout, source: mount.source.text, scratchDirectory: disk?.directory ?? FileManager.default.temporaryDirectory.path)
             return .directory(ImageLayerDirectory(
-                path: mount.path, volume: volume, infoJSON: volume.info.rawJSON, bandCache: memory.pngBands))
+                path: mount.path, volume: volume, infoJSON: volume.info.rawJSON, bandCache: memory.pngBands, cutouts: cutouts))
         } catch {
             throw OpenError(description: "mounts.\(mount.path): \(error)")
         }
     }
 
-    /// The volume behind a precomputed, OCP or BossDB mount, its metadata fetched and checked.
+    /// The volume behind a precomputed, OCP, BossDB or HDF5-grid mount, its metadata fetched
+    /// and checked; `blocks` caches the files of a grid.
     static func openVolume(
-        _ mount: MountConfig.Mount, environment: [String: String], caches: SourceCaches
+        _ mount: MountConfig.Mount, environment: [String: String], caches: SourceCaches, blocks: FileBlockCaches
     ) async throws -> PrecomputedVolume {
         func setting(_ value: String?, _ variable: String, _ fallback: String) -> String {
             value ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
@@ -115,9 +120,20 @@ public enum MountedTree {
             return try await BossVolume.open(
                 api: setting(mount.api, "BOSSDB_API_URL", "https://api.bossdb.io"), collection: parts[0], experiment: parts[1],
                 channel: parts[2], token: setting(mount.token, "BOSSDB_TOKEN", "public"), caches: caches)
+        case .hdf5grid:
+            guard let layout = mount.grid else { throw OpenError(description: "mounts.\(mount.path): no grid layout") }
+            let tree = try fileTree(mount.source.storageURL, environment: environment, disk: blocks.disk)
+            return try await HDF5GridSource.open(mount, layout: layout, tree: tree, caches: caches, blocks: blocks)
         case .files:
             throw OpenError(description: "mounts.\(mount.path): a file tree is not a volume")
         }
+    }
+
+    /// The tree at `url`, with the disk cache (when given) remembering listings and versions
+    /// for offline use.
+    static func fileTree(_ url: String, environment: [String: String], disk: DiskCache?) throws -> any FileTree {
+        let remote = try TreeLocation.tree(for: url, environment: environment)
+        return disk.map { OfflineFallbackTree(remote, disk: $0) } ?? remote
     }
 
     /// What a file-tree URL names: one file (its directory's tree, its name and version), or
@@ -128,13 +144,9 @@ public enum MountedTree {
         case directory(any FileTree)
     }
 
-    /// Resolves a file-tree mount, with the disk cache (when given) remembering listings and
-    /// versions for offline use.
+    /// Resolves a file-tree mount.
     static func treeRoot(_ mount: MountConfig.Mount, environment: [String: String], disk: DiskCache?) async throws -> TreeRoot {
-        func tree(_ url: String) throws -> any FileTree {
-            let remote = try TreeLocation.tree(for: url, environment: environment)
-            return disk.map { OfflineFallbackTree(remote, disk: $0) } ?? remote
-        }
+        func tree(_ url: String) throws -> any FileTree { try fileTree(url, environment: environment, disk: disk) }
         let url = mount.source.storageURL
         if let (directory, name) = TreeLocation.fileName(in: url) {
             let parent = try tree(directory)

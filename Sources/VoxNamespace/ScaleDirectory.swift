@@ -2,7 +2,7 @@ import VoxCache
 import VoxSources
 import VoxViews
 
-/// `P/<scale>/`: `z<N>.png|.tif|.npy` per plane, and `volume.npy`.
+/// `P/<scale>/`: `z<N>.png|.tif|.npy` per plane, `volume.npy`, and the `cutout/` directory.
 ///
 /// Every plane of a scale has the same shape, so headers are built once per scale and the
 /// per-file views are cheap to make on lookup.
@@ -22,8 +22,9 @@ public struct ScaleDirectory: VirtualDirectory {
     private let tiffHeader: [UInt8]
     private let sliceNPYHeader: [UInt8]
     private let volumeNPYHeader: [UInt8]
+    private let cutouts: CutoutDirectory?
 
-    public init(path: String, volume: any VolumeSource, scale: Int, bandCache: MemoryCache<[UInt8]>) {
+    public init(path: String, volume: any VolumeSource, scale: Int, bandCache: MemoryCache<[UInt8]>, cutouts: CutoutSettings? = nil) {
         let geometry = volume.scales[scale]
         self.path = path
         self.volume = volume
@@ -42,6 +43,7 @@ public struct ScaleDirectory: VirtualDirectory {
             dataType: volume.dataType, shape: NPYHeader.shape(volume: volume, scale: scale, stack: false))
         self.volumeNPYHeader = NPYHeader.make(
             dataType: volume.dataType, shape: NPYHeader.shape(volume: volume, scale: scale, stack: true))
+        self.cutouts = cutouts.map { CutoutDirectory(path: path + "/cutout", volume: volume, scale: scale, settings: $0) }
     }
 
     public func entryNames() -> [String] {
@@ -53,10 +55,12 @@ public struct ScaleDirectory: VirtualDirectory {
             for format in formats { names.append("z\(padded).\(format.rawValue)") }
         }
         names.append("volume.npy")
+        if cutouts != nil { names.append("cutout") }
         return names
     }
 
     public func child(named name: String) -> VirtualNode? {
+        if name == "cutout", let cutouts { return .directory(cutouts) }
         if name == "volume.npy" {
             return .file(RasterFileView(header: volumeNPYHeader, rows: StackRows(volume: volume, scale: scale)))
         }

@@ -19,8 +19,8 @@ public struct SourceProbe: Sendable {
     /// Fetches the source's metadata (a precomputed `info`, or a tree's root listing).
     public static func probe(_ mount: MountConfig.Mount, environment: [String: String]) async throws -> SourceProbe {
         switch mount.source.format {
-        case .precomputed, .ocp, .bossdb:
-            let volume = try await MountedTree.openVolume(mount, environment: environment, caches: .inMemory())
+        case .precomputed, .ocp, .bossdb, .hdf5grid:
+            let volume = try await MountedTree.openVolume(mount, environment: environment, caches: .inMemory(), blocks: .inMemory())
             let finest = volume.info.scales[0].geometry
             func axes(_ v: Vec3) -> String { "\(v.x)×\(v.y)×\(v.z)" }
             let channels = volume.channelCount > 1 ? "×\(volume.channelCount)" : ""

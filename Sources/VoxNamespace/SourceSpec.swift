@@ -3,7 +3,7 @@ import VoxTransport
 
 /// A mount's `source`: a precomputed layer (`precomputed://gs://bucket/layer`), a cutout
 /// service (`ocp+https://host/ocp/ca/<token>`, `bossdb://<collection>/<experiment>/<channel>`)
-/// or a file tree (`https://host/dir/`, `webdav+https://...`, `s3://...`, `gs://...`, `file:///...`).
+/// a directory of HDF5 cubes (`hdf5grid+webdav+https://host/dir/`) or a file tree (`https://host/dir/`, `webdav+https://...`, `s3://...`, `gs://...`, `file:///...`).
 public struct SourceSpec: Sendable, Equatable {
     public enum Format: String, Sendable, CaseIterable {
         case precomputed
@@ -13,6 +13,8 @@ public struct SourceSpec: Sendable, Equatable {
         case ocp
         /// A BossDB channel.
         case bossdb
+        /// A directory of HDF5 cubes tiling one volume.
+        case hdf5grid
     }
 
     public var format: Format
@@ -21,6 +23,16 @@ public struct SourceSpec: Sendable, Equatable {
     public var storageURL: String
 
     public init(parsing text: String) throws(ConfigError) {
+        if text.hasPrefix("hdf5grid+") {
+            format = .hdf5grid
+            storageURL = String(text.dropFirst("hdf5grid+".count))
+            if !storageURL.hasSuffix("/") { storageURL += "/" }
+            guard TreeLocation.isTreeURL(storageURL) else {
+                throw ConfigError("source '\(text)': expected hdf5grid+ before a directory URL (" + TreeLocation.schemes.joined(separator: ", ") + ")")
+            }
+            do { _ = try TreeLocation.tree(for: storageURL, environment: [:]) } catch { throw ConfigError("source '\(text)': \(error)") }
+            return
+        }
         if TreeLocation.isTreeURL(text) {
             format = .files
             storageURL = text
@@ -50,7 +62,7 @@ public struct SourceSpec: Sendable, Equatable {
         }
         let name = String(text[..<separator.lowerBound])
         guard name == Format.precomputed.rawValue else {
-            throw ConfigError("source '\(text)': unknown format '\(name)://' (known: precomputed://, ocp+http(s)://, bossdb://, or a file tree: "
+            throw ConfigError("source '\(text)': unknown format '\(name)://' (known: precomputed://, ocp+http(s)://, bossdb://, hdf5grid+<tree URL>, or a file tree: "
                               + TreeLocation.schemes.joined(separator: ", ") + ")")
         }
         self.format = .precomputed
@@ -60,6 +72,17 @@ public struct SourceSpec: Sendable, Equatable {
             _ = try StoreLocation.store(for: storageURL, environment: [:])
         } catch {
             throw ConfigError("source '\(text)': \(error)")
+        }
+    }
+
+    /// The source as a config names it, e.g. `precomputed://gs://bucket/layer`.
+    public var text: String {
+        switch format {
+        case .precomputed: "precomputed://" + storageURL
+        case .files: storageURL
+        case .ocp: "ocp+" + storageURL
+        case .bossdb: "bossdb://" + storageURL
+        case .hdf5grid: "hdf5grid+" + storageURL
         }
     }
 

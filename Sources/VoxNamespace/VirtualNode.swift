@@ -14,6 +14,9 @@ public protocol VirtualDirectory: Sendable {
     func entryNames() -> [String]
     /// A child by name, including names that resolve but are not listed (e.g. unpadded z numbers).
     func child(named name: String) -> VirtualNode?
+    /// Why a name that `child(named:)` does not resolve is refused, when that is not plain
+    /// ENOENT (a cutout too large to serve is EFBIG).
+    func refusal(for name: String) -> Int32?
     /// Whether `entryNames()` (name nil) or `child(named: name)` can answer now, without the
     /// network. A remote directory is not ready until it has been listed.
     func isReady(for name: String?) -> Bool
@@ -23,6 +26,7 @@ public protocol VirtualDirectory: Sendable {
 }
 
 extension VirtualDirectory {
+    public func refusal(for name: String) -> Int32? { nil }
     public func isReady(for name: String?) -> Bool { true }
     public func prepare(for name: String?) async throws {}
 }

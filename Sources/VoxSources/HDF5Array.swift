@@ -12,12 +12,9 @@ public struct HDF5Array: Sendable {
         public let description: String
     }
 
-    /// libhdf5 as Debian builds it is not thread-safe: every call goes through this lock.
-    private static let library = Mutex(())
-
     /// Opens `file` and reads the first of `datasets` that exists.
     public static func read(file: [UInt8], datasets: [String]) throws(Failure) -> HDF5Array {
-        try library.withLock { _ throws(Failure) -> HDF5Array in
+        try HDF5Library.lock.withLock { _ throws(Failure) -> HDF5Array in
             let handle = file.withUnsafeBytes { voxfs_h5_open_image($0.baseAddress, $0.count) }
             guard handle >= 0 else { throw Failure(description: "not an HDF5 file (\(file.count) bytes)") }
             defer { H5Fclose(handle) }
@@ -45,7 +42,7 @@ public struct HDF5Array: Sendable {
         }
     }
 
-    private static func dataType(class typeClass: Int32, size: Int, signed: Bool) -> DataType? {
+    static func dataType(class typeClass: Int32, size: Int, signed: Bool) -> DataType? {
         if typeClass == voxfs_h5_type_float() { return size == 4 ? .float32 : size == 8 ? .float64 : nil }
         guard typeClass == voxfs_h5_type_integer() else { return nil }
         switch (size, signed) {

@@ -117,20 +117,23 @@ public final class PrecomputedVolume: VolumeSource {
         return decoded
     }
 
-    public func planeRows(scale index: Int, z: Int, rows: Range<Int>) async throws -> [UInt8] {
+    public func planeRows(scale index: Int, z: Int, rows: Range<Int>, columns: Range<Int>) async throws -> [UInt8] {
         let scale = info.scales[index].geometry
-        guard scale.zRange.contains(z), rows.lowerBound >= 0, rows.upperBound <= scale.size.y else {
-            throw SourceError.outOfBounds("z \(z), rows \(rows) of scale '\(scale.key)'")
+        guard scale.zRange.contains(z), rows.lowerBound >= 0, rows.upperBound <= scale.size.y,
+              columns.lowerBound >= 0, columns.upperBound <= scale.size.x
+        else {
+            throw SourceError.outOfBounds("z \(z), rows \(rows), columns \(columns) of scale '\(scale.key)'")
         }
-        let rowBytes = rowByteCount(scale: index)
+        let rowBytes = columns.count * channelCount * dataType.byteWidth
         var output = [UInt8](repeating: 0, count: rows.count * rowBytes)
-        if rows.isEmpty { return output }
+        if rows.isEmpty || columns.isEmpty { return output }
         let chunk = scale.chunkSize
         let gz = (z - scale.voxelOffset.z) / chunk.z
         let chunkRows = (rows.lowerBound / chunk.y)...((rows.upperBound - 1) / chunk.y)
-        let cells = chunkRows.flatMap { gy in (0..<scale.gridSize.x).map { gx in Vec3(gx, gy, gz) } }
+        let chunkColumns = (columns.lowerBound / chunk.x)...((columns.upperBound - 1) / chunk.x)
+        let cells = chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz) } }
         if isWalkingInOrder(scale: index, z: z), gz + 1 < scale.gridSize.z, layerFitsTwice(scale) {
-            prefetch(scale: index, cells: chunkRows.flatMap { gy in (0..<scale.gridSize.x).map { gx in Vec3(gx, gy, gz + 1) } })
+            prefetch(scale: index, cells: chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz + 1) } })
         }
         // All chunks of the rows at once; the mount-wide byte limiter, not this loop, bounds memory.
         let chunkBytes = ChunkLayout(shape: chunk, channelCount: channelCount, dataType: dataType).decodedByteCount
@@ -154,7 +157,7 @@ public final class PrecomputedVolume: VolumeSource {
             while let result = await group.nextResult() {
                 switch result {
                 case let .success((cell, decoded, taken)):
-                    if failure == nil { copy(decoded, cell: cell, scale: scale, z: z, rows: rows, into: &output) }
+                    if failure == nil { copy(decoded, cell: cell, scale: scale, z: z, rows: rows, columns: columns, into: &output) }
                     inFlight.release(taken)
                     if failure == nil && next < cells.count { launch() }
                 case let .failure(error):
@@ -208,31 +211,35 @@ public final class PrecomputedVolume: VolumeSource {
         "chunk|\(location)|\(version)|\(scale.key)|\(cell.x),\(cell.y),\(cell.z)"
     }
 
-    /// Copies the part of `chunk` that lies in `rows` of plane `z` into the (Y, X, C) output.
-    private func copy(_ chunk: DecodedChunk, cell: Vec3, scale: ScaleGeometry, z: Int, rows: Range<Int>, into output: inout [UInt8]) {
+    /// Copies the part of `chunk` that lies in `rows` and `columns` of plane `z` into the
+    /// (Y, X, C) output.
+    private func copy(
+        _ chunk: DecodedChunk, cell: Vec3, scale: ScaleGeometry, z: Int, rows: Range<Int>, columns: Range<Int>, into output: inout [UInt8]
+    ) {
         guard let voxels = chunk.voxels else { return }  // missing chunk: the output is already zeros
         let (begin, end) = scale.chunkBounds(cell)
         let shape = chunk.shape
         let width = dataType.byteWidth, channels = channelCount
         let zIn = z - scale.voxelOffset.z - begin.z
         let yFirst = max(rows.lowerBound, begin.y), yEnd = min(rows.upperBound, end.y)
-        let outRowBytes = scale.size.x * channels * width
+        let xFirst = max(columns.lowerBound, begin.x), xEnd = min(columns.upperBound, end.x)
+        let outRowBytes = columns.count * channels * width
         voxels.withUnsafeBytes { src in
             output.withUnsafeMutableBytes { dst in
                 for y in yFirst..<yEnd {
                     let yIn = y - begin.y
                     let outRow = (y - rows.lowerBound) * outRowBytes
                     if channels == 1 {
-                        let from = (shape.x * (yIn + shape.y * zIn)) * width
-                        let to = outRow + begin.x * width
-                        (dst.baseAddress! + to).copyMemory(from: src.baseAddress! + from, byteCount: shape.x * width)
+                        let from = (shape.x * (yIn + shape.y * zIn) + xFirst - begin.x) * width
+                        let to = outRow + (xFirst - columns.lowerBound) * width
+                        (dst.baseAddress! + to).copyMemory(from: src.baseAddress! + from, byteCount: (xEnd - xFirst) * width)
                         continue
                     }
                     for c in 0..<channels {
                         let plane = (shape.x * (yIn + shape.y * (zIn + shape.z * c))) * width
-                        for x in 0..<shape.x {
-                            let from = plane + x * width
-                            let to = outRow + ((begin.x + x) * channels + c) * width
+                        for x in xFirst..<xEnd {
+                            let from = plane + (x - begin.x) * width
+                            let to = outRow + ((x - columns.lowerBound) * channels + c) * width
                             (dst.baseAddress! + to).copyMemory(from: src.baseAddress! + from, byteCount: width)
                         }
                     }

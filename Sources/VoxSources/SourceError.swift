@@ -10,6 +10,8 @@ public enum SourceError: Error, Sendable, CustomStringConvertible {
     case missingChunk(url: String)
     /// A request outside the volume.
     case outOfBounds(String)
+    /// A file of the source (an HDF5 cube) cannot be read as what it should be.
+    case unreadableFile(String, url: String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum SourceError: Error, Sendable, CustomStringConvertible {
         case let .corruptChunk(message, url): "corrupt chunk \(url): \(message)"
         case let .missingChunk(url): "missing chunk \(url) (fill_missing is off)"
         case let .outOfBounds(message): "out of bounds: \(message)"
+        case let .unreadableFile(message, url): "cannot read \(url): \(message)"
         }
     }
 }

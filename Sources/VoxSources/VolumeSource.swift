@@ -4,12 +4,17 @@ public protocol VolumeSource: Sendable {
     var channelCount: Int { get }
     var scales: [ScaleGeometry] { get }
 
-    /// Rows `rows` (relative to the scale's y offset) of the XY plane at absolute `z`, over the
-    /// scale's whole x extent, laid out (Y, X, C) in C order with little-endian samples.
-    func planeRows(scale: Int, z: Int, rows: Range<Int>) async throws -> [UInt8]
+    /// Rows `rows` and columns `columns` (relative to the scale's offset) of the XY plane at
+    /// absolute `z`, laid out (Y, X, C) in C order with little-endian samples.
+    func planeRows(scale: Int, z: Int, rows: Range<Int>, columns: Range<Int>) async throws -> [UInt8]
 }
 
 extension VolumeSource {
+    /// Rows of a plane over the scale's whole x extent.
+    public func planeRows(scale: Int, z: Int, rows: Range<Int>) async throws -> [UInt8] {
+        try await planeRows(scale: scale, z: z, rows: rows, columns: 0..<scales[scale].size.x)
+    }
+
     /// Bytes in one row of an XY plane of `scale`.
     public func rowByteCount(scale: Int) -> Int {
         scales[scale].size.x * channelCount * dataType.byteWidth

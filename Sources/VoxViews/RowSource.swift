@@ -30,19 +30,30 @@ public struct PlaneRows: RowSource {
     }
 }
 
-/// Every XY plane of one scale, stacked in z order: row r is row r % Y of plane r / Y.
+/// The XY planes of a box of one scale, stacked in z order: row r is row r % Y of plane
+/// r / Y, each row cut to the box's columns. The whole scale makes `volume.npy`; any box, a cutout.
 public struct StackRows: RowSource {
     public let volume: any VolumeSource
     public let scale: Int
+    /// Relative to the scale's voxel offset, end exclusive.
+    public let begin: Vec3
+    public let end: Vec3
 
-    public init(volume: any VolumeSource, scale: Int) {
+    public init(volume: any VolumeSource, scale: Int, begin: Vec3, end: Vec3) {
         self.volume = volume
         self.scale = scale
+        self.begin = begin
+        self.end = end
     }
 
-    private var planeHeight: Int { volume.scales[scale].size.y }
-    public var rowCount: Int { planeHeight * volume.scales[scale].size.z }
-    public var rowByteCount: Int { volume.rowByteCount(scale: scale) }
+    /// Every plane of the scale, whole.
+    public init(volume: any VolumeSource, scale: Int) {
+        self.init(volume: volume, scale: scale, begin: Vec3(0, 0, 0), end: volume.scales[scale].size)
+    }
+
+    private var planeHeight: Int { end.y - begin.y }
+    public var rowCount: Int { planeHeight * (end.z - begin.z) }
+    public var rowByteCount: Int { (end.x - begin.x) * volume.channelCount * volume.dataType.byteWidth }
     public var rowAlignment: Int { volume.scales[scale].chunkSize.y }
 
     public func rows(_ range: Range<Int>) async throws -> [UInt8] {
@@ -52,10 +63,11 @@ public struct StackRows: RowSource {
         while row < range.upperBound {
             let plane = row / planeHeight
             let inPlane = row % planeHeight
-            let end = min(range.upperBound - plane * planeHeight, planeHeight)
-            let z = volume.scales[scale].voxelOffset.z + plane
-            out += try await volume.planeRows(scale: scale, z: z, rows: inPlane..<end)
-            row = plane * planeHeight + end
+            let stop = min(range.upperBound - plane * planeHeight, planeHeight)
+            let z = volume.scales[scale].voxelOffset.z + begin.z + plane
+            out += try await volume.planeRows(
+                scale: scale, z: z, rows: (begin.y + inPlane)..<(begin.y + stop), columns: begin.x..<end.x)
+            row = plane * planeHeight + stop
         }
         return out
     }

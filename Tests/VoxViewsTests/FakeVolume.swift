@@ -19,11 +19,14 @@ final class FakeVolume: VolumeSource {
 
     func byte(z: Int, y: Int, index: Int) -> UInt8 { UInt8(truncatingIfNeeded: index &* 31 &+ y &* 7 &+ z &* 13) }
 
-    func planeRows(scale: Int, z: Int, rows: Range<Int>) async throws -> [UInt8] {
+    /// `index` counts bytes from the start of the full row, so a crop reads the same bytes.
+    func planeRows(scale: Int, z: Int, rows: Range<Int>, columns: Range<Int>) async throws -> [UInt8] {
         requested.withLock { $0.append(rows) }
-        let rowBytes = rowByteCount(scale: 0)
+        let voxelBytes = channelCount * dataType.byteWidth
         var out: [UInt8] = []
-        for y in rows { for i in 0..<rowBytes { out.append(byte(z: z, y: y, index: i)) } }
+        for y in rows {
+            for i in (columns.lowerBound * voxelBytes)..<(columns.upperBound * voxelBytes) { out.append(byte(z: z, y: y, index: i)) }
+        }
         return out
     }
 }

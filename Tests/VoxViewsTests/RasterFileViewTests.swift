@@ -45,21 +45,68 @@ import VoxSources
         for i in 1..<offsets.count { #expect(offsets[i] == offsets[i - 1] + counts[i - 1]) }
     }
 
+    @Test func stacksHaveOnePagePerPlaneInOrder() throws {
+        let (width, height, pages) = (9, 4, 5)
+        let header = TIFFHeader.make(width: width, height: height, channels: 3, dataType: .uint16, pages: pages)
+        let directories = try TIFFReader.pages(header)
+        #expect(directories.count == pages)
+        let pageBytes = UInt64(width * height * 3 * 2)
+        for (index, tags) in directories.enumerated() {
+            #expect(tags[256] == [UInt64(width)] && tags[257] == [UInt64(height)] && tags[262] == [2])
+            #expect(tags[273]!.first == UInt64(header.count) + UInt64(index) * pageBytes)
+            #expect(tags[279]!.reduce(0, +) == pageBytes)
+        }
+    }
+
+    @Test func aBoxReadsItsColumnsOfEachPlaneAndTheTrailerFollows() async throws {
+        let volume = FakeVolume(size: Vec3(10, 6, 4), chunk: Vec3(4, 4, 1), zOffset: 5, channels: 2)
+        let rows = StackRows(volume: volume, scale: 0, begin: Vec3(3, 1, 1), end: Vec3(7, 5, 3))
+        #expect(rows.rowCount == 4 * 2 && rows.rowByteCount == 4 * 2)
+        let view = RasterFileView(header: [1, 2], rows: rows, trailer: [7, 8, 9])
+        #expect(view.size == 2 + 8 * 8 + 3)
+        var expected: [UInt8] = [1, 2]
+        for z in 6..<8 {
+            let plane = try await volume.planeRows(scale: 0, z: z, rows: 0..<6)
+            for y in 1..<5 { expected += plane[(y * 20 + 6)..<(y * 20 + 14)] }
+        }
+        expected += [7, 8, 9]
+        #expect(try await view.read(offset: 0, count: view.size) == expected)
+        #expect(try await view.read(offset: view.size - 5, count: 10) == Array(expected.suffix(5)))
+        #expect(try await view.read(offset: 1, count: 3) == Array(expected[1..<4]))
+    }
+
     @Test func wideImagesGetBigTIFF() {
         let header = TIFFHeader.make(width: 70_000, height: 70_000, channels: 1, dataType: .uint8)
         #expect(Array(header[0..<4]) == [0x49, 0x49, 43, 0])
     }
 }
 
-/// Reads the first IFD of a classic little-endian TIFF: tag -> values.
+/// Reads the IFDs of a classic little-endian TIFF: tag -> values.
 enum TIFFReader {
     struct Malformed: Error {}
 
     static func tags(_ bytes: [UInt8]) throws -> [UInt16: [UInt64]] {
+        try pages(bytes)[0]
+    }
+
+    /// Every IFD, following the chain.
+    static func pages(_ bytes: [UInt8]) throws -> [[UInt16: [UInt64]]] {
         func u16(_ at: Int) -> UInt64 { UInt64(bytes[at]) | UInt64(bytes[at + 1]) << 8 }
         func u32(_ at: Int) -> UInt64 { u16(at) | u16(at + 2) << 16 }
         guard bytes[0] == 0x49, bytes[1] == 0x49, u16(2) == 42 else { throw Malformed() }
-        let ifd = Int(u32(4))
+        var pages: [[UInt16: [UInt64]]] = []
+        var ifd = Int(u32(4))
+        while ifd != 0 {
+            guard ifd % 2 == 0, ifd + 2 <= bytes.count, pages.count < 10_000 else { throw Malformed() }
+            pages.append(directory(bytes, at: ifd))
+            ifd = Int(u32(ifd + 2 + Int(u16(ifd)) * 12))
+        }
+        return pages
+    }
+
+    private static func directory(_ bytes: [UInt8], at ifd: Int) -> [UInt16: [UInt64]] {
+        func u16(_ at: Int) -> UInt64 { UInt64(bytes[at]) | UInt64(bytes[at + 1]) << 8 }
+        func u32(_ at: Int) -> UInt64 { u16(at) | u16(at + 2) << 16 }
         var out: [UInt16: [UInt64]] = [:]
         for entry in 0..<Int(u16(ifd)) {
             let at = ifd + 2 + entry * 12

@@ -185,7 +185,7 @@ def expected_listing(vol, mip: int) -> set:
     zr = vol.z_range(mip)
     w = z_width(zr)
     names = {slice_name(z, w, ext) for z in zr for ext in vol.spec.formats}
-    names.add("volume.npy")
+    names |= {"volume.npy", "cutout"}  # cutout/: lookup-only cutout files
     return names
 
 

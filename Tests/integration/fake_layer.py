@@ -50,4 +50,5 @@ def build(layer: Path, vol: Volume, refs, mutate=None) -> Path:
             for ext in vol.spec.formats:
                 write_slice(d / slice_name(z, z_width(zr), ext), arr, ext)
         np.save(d / "volume.npy", mutate("volume", mip, None, np.ascontiguousarray(expected_volume(ref))))
+        (d / "cutout").mkdir(exist_ok=True)  # voxfs's lookup-only cutout directory lists empty
     return layer

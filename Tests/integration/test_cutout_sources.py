@@ -425,7 +425,7 @@ def test_level_listing(main_mount, key, r):
     d = m.mp / key.lstrip("/") / lay.scales[r]["key"]
     zr = lay.z_range(r)
     w = C.z_width(zr)
-    exp = {C.slice_name(z, w, ext) for z in zr for ext in lay.formats} | {"volume.npy"}
+    exp = {C.slice_name(z, w, ext) for z in zr for ext in lay.formats} | {"volume.npy", "cutout"}
     names = os.listdir(d)
     assert len(names) == len(set(names)), f"{d}: duplicate names"
     assert set(names) == exp, f"{d}: missing {sorted(exp - set(names))[:6]}, extra {sorted(set(names) - exp)[:6]}"
