@@ -167,6 +167,9 @@ public struct MountConfig: Sendable, Equatable {
             throw ConfigError("\(at): an hdf5grid source needs '\(key)'", at: node)
         }
         guard let pattern = options["pattern"]?.string else { throw ConfigError("\(at).pattern: expected a file name pattern like x{x}y{y}z{z}.hdf5", at: options["pattern"]) }
+        if let node = options["dataset"], node.scalar == nil {
+            throw ConfigError("\(at).dataset: expected a dataset path like /data", at: node)
+        }
         let dataset = options["dataset"]?.string ?? "/data"
         let cube = try vector("cube", integers: true)!.map(Int.init)
         let resolution = try vector("resolution", integers: false)!
