@@ -23,11 +23,13 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        // libdraco is C++: a small C face over it, compiled here.
+        .target(name: "CDraco", linkerSettings: [.linkedLibrary("draco")]),
 
         // Data flows one way: Transport -> Cache -> Sources -> Views -> Namespace -> FUSE.
         .target(name: "VoxTransport", dependencies: ["CCurl", "CZlib"], swiftSettings: strict),
         .target(name: "VoxCache", dependencies: ["CZstd", "CSQLite", "CDeflate"], swiftSettings: strict),
-        .target(name: "VoxSources", dependencies: ["VoxTransport", "VoxCache", "CTurboJPEG", "CZlib", "CHDF5"], swiftSettings: strict),
+        .target(name: "VoxSources", dependencies: ["VoxTransport", "VoxCache", "CTurboJPEG", "CZlib", "CHDF5", "CDraco"], swiftSettings: strict),
         .target(name: "VoxViews", dependencies: ["VoxSources", "CZlib", "CDeflate"], swiftSettings: strict),
         .target(name: "VoxFileTree", dependencies: ["VoxTransport", "VoxCache", "VoxViews"], swiftSettings: strict),
         .target(name: "VoxNamespace", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "VoxFileTree", "Yams"], swiftSettings: strict),
@@ -51,5 +53,6 @@ let package = Package(
         .testTarget(name: "VoxViewsTests", dependencies: ["VoxViews", "VoxSources", "VoxTransport", "CZlib"], swiftSettings: strict),
         .testTarget(name: "VoxFileTreeTests", dependencies: ["VoxFileTree", "VoxTransport", "VoxCache"], swiftSettings: strict),
         .testTarget(name: "VoxNamespaceTests", dependencies: ["VoxNamespace", "VoxTransport", "VoxFileTree", "VoxViews"], swiftSettings: strict),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

@@ -94,8 +94,14 @@ public enum MountedTree {
                 mount, environment: environment, caches: memory.sourceCaches(disk: disk), blocks: memory.blockCaches(disk: disk))
             let cutouts = CutoutSettings(
                 maxBytes: mount.maxCutout, source: mount.source.text, scratchDirectory: disk?.directory ?? FileManager.default.temporaryDirectory.path)
+            let extras = mount.source.format == .precomputed
+                ? await SegmentationExtras.open(
+                    path: mount.path, info: volume.info, store: try mount.source.store(environment: environment),
+                    caches: memory.sourceCaches(disk: disk), files: memory.fileBlocks)
+                : []
             return .directory(ImageLayerDirectory(
-                path: mount.path, volume: volume, infoJSON: volume.info.rawJSON, bandCache: memory.pngBands, cutouts: cutouts))
+                path: mount.path, volume: volume, infoJSON: volume.info.rawJSON, bandCache: memory.pngBands, cutouts: cutouts,
+                extras: extras))
         } catch {
             throw OpenError(description: "mounts.\(mount.path): \(error)")
         }

@@ -15,6 +15,10 @@ public struct PrecomputedInfo: Sendable {
     public var scales: [Scale]
     /// The info exactly as fetched, for `P/info`.
     public var rawJSON: [UInt8]
+    /// Segmentation layers: subdirectories holding meshes, skeletons and segment properties.
+    public var meshDirectory: String?
+    public var skeletonDirectory: String?
+    public var segmentPropertiesDirectory: String?
 
     /// Parses and checks every field a reader relies on; errors name the field and the URL.
     public init(json: [UInt8], url: String) throws(SourceError) {
@@ -57,6 +61,16 @@ public struct PrecomputedInfo: Sendable {
                 geometry: ScaleGeometry(key: key, size: size, voxelOffset: offset, chunkSize: chunk, resolution: resolution, encoding: encoding),
                 shardingJSON: sharding, compressedSegmentationBlockSize: blockSize))
         }
+        func subdirectory(_ name: String) throws(SourceError) -> String? {
+            guard let value = root[name] else { return nil }
+            guard let path = value as? String, !path.isEmpty, !path.hasPrefix("/"), !path.contains("://"),
+                  !path.split(separator: "/").contains("..")
+            else { throw fail("'\(name)' must name a subdirectory of the layer") }
+            return path.hasSuffix("/") ? String(path.dropLast()) : path
+        }
+        self.meshDirectory = try subdirectory("mesh")
+        self.skeletonDirectory = try subdirectory("skeletons")
+        self.segmentPropertiesDirectory = try subdirectory("segment_properties")
         self.layerType = type
         self.dataType = dataType
         self.channelCount = channels

@@ -35,7 +35,7 @@ public struct StaticFileView: FileView {
 }
 
 /// [offset, offset + count) clipped to a file of `size` bytes.
-func clampedRange(offset: Int, count: Int, size: Int) -> Range<Int> {
+public func clampedRange(offset: Int, count: Int, size: Int) -> Range<Int> {
     let start = min(max(offset, 0), size)
     return start..<min(start + max(count, 0), size)
 }
