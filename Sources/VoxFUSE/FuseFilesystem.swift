@@ -237,8 +237,10 @@ public final class FuseFilesystem: Sendable {
                         counted = child
                     } else if unpreparedDirectory(inode, for: name) != nil {
                         // Known by name only (its size needs a request): a plain entry, and the
-                        // kernel looks it up when it needs the attributes.
+                        // kernel looks it up when it needs the attributes. Its d_ino must not be
+                        // 0, which readdir(3) skips.
                         param = fuse_entry_param()
+                        param.attr.st_ino = UInt(index + 1)
                     } else {
                         index += 1
                         continue
