@@ -25,6 +25,13 @@ public struct HTTPClient: Sendable {
     /// The final response, after retrying transport failures, 429 and 5xx, and following
     /// the redirects `request.redirects` allows. Other statuses are returned, not thrown.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await send(request) { $0 }
+    }
+
+    /// `interpret` applied to the final response. A response it rejects as malformed
+    /// (`StoreError.badRange`: a wrong Content-Range, a short body, a 200 for a range) is
+    /// asked for again, within the same bound on attempts: a proxy or a connection spoiled it.
+    public func send<T>(_ request: HTTPRequest, interpret: (HTTPResponse) throws -> T) async throws -> T {
         var request = request
         request.headers = headers + request.headers
         request.deadline = limits
@@ -53,7 +60,15 @@ public struct HTTPClient: Sendable {
                 request.url = try Self.sameOriginTarget(of: response, from: request.url, hops: redirects)
                 continue
             }
-            return response
+            do {
+                return try interpret(response)
+            } catch let error as StoreError {
+                guard case .badRange = error else { throw error }
+                guard attempt < retry.maxAttempts else { throw attempt > 1 ? StoreError.exhausted(error, attempts: attempt) : error }
+                Log.debug("\(request.url): \(error); asking again")
+                counters.retries.add(1, ordering: .relaxed)
+                try await Task.sleep(for: retry.delay(beforeRetry: attempt))
+            }
         }
     }
 

@@ -31,18 +31,25 @@ public struct HTTPRequest: Sendable {
 }
 
 /// Time limits on one transfer: nothing waits forever.
-public struct TransferLimits: Sendable {
+public struct TransferLimits: Sendable, Equatable {
     /// The whole request, connect to last byte.
     public var totalMilliseconds: Int
     public var connectMilliseconds: Int
     /// A transfer slower than 1 byte/s for this long is a stall.
     public var stallSeconds: Int
 
-    public init(totalMilliseconds: Int = 120_000, connectMilliseconds: Int = 10_000, stallSeconds: Int = 15) {
+    public init(totalMilliseconds: Int, connectMilliseconds: Int, stallSeconds: Int) {
         self.totalMilliseconds = totalMilliseconds
         self.connectMilliseconds = connectMilliseconds
         self.stallSeconds = stallSeconds
     }
+
+    /// What the process was configured with (see `NetworkDefaults`).
+    public init() {
+        self = NetworkDefaults.limits
+    }
+
+    public static let builtIn = TransferLimits(totalMilliseconds: 120_000, connectMilliseconds: 10_000, stallSeconds: 15)
 }
 
 public struct HTTPResponse: Sendable {

@@ -14,7 +14,7 @@ public struct HTTPStore: ObjectStore {
         if let range, range.isEmpty { return FetchedObject(bytes: []) }
         let url = describe(URLPath.escape(key))
         return try await client.counted {
-            let object = try Self.interpret(try await client.send(HTTPRequest(url: url, range: range)), url: url, range: range)
+            let object = try await client.send(HTTPRequest(url: url, range: range)) { try Self.interpret($0, url: url, range: range) }
             if object == nil { client.counters.notFound.add(1, ordering: .relaxed) }
             return object
         }

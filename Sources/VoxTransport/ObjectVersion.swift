@@ -72,7 +72,13 @@ extension HTTPClient {
         if range.isEmpty { return [] }
         var headers: [String] = []
         if let condition = version.ifRange { headers.append("If-Range: " + condition) }
-        let response = try await send(HTTPRequest(url: url, range: range, headers: headers))
+        return try await send(HTTPRequest(url: url, range: range, headers: headers)) { response in
+            try Self.checkRange(response, url: url, range: range, version: version)
+        }
+    }
+
+    /// A ranged answer's bytes, if they are exactly `range` of `version`.
+    private static func checkRange(_ response: HTTPResponse, url: String, range: Range<Int>, version: ObjectVersion) throws -> [UInt8] {
         switch response.status {
         case 206: break
         case 200 where version.ifRange != nil:

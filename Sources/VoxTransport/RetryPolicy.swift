@@ -4,7 +4,14 @@ public struct RetryPolicy: Sendable {
     public var baseDelayMilliseconds: Int
     public var maxDelayMilliseconds: Int
 
-    public init(maxAttempts: Int = 4, baseDelayMilliseconds: Int = 100, maxDelayMilliseconds: Int = 2_000) {
+    public static let builtInAttempts = 4
+
+    /// With no arguments: the process's configured attempts (see `NetworkDefaults`).
+    public init() {
+        self = NetworkDefaults.retry
+    }
+
+    public init(maxAttempts: Int, baseDelayMilliseconds: Int = 100, maxDelayMilliseconds: Int = 2_000) {
         self.maxAttempts = maxAttempts
         self.baseDelayMilliseconds = baseDelayMilliseconds
         self.maxDelayMilliseconds = maxDelayMilliseconds

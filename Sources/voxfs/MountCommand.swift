@@ -30,6 +30,7 @@ struct MountCommand: ParsableCommand {
         do {
             let listed = try options.mountOptions()
             try options.applyLogLevel()
+            listed.applyNetworkSettings()
             var config = try MountConfig.load(path: configPath)
             let cacheDirectory = self.cacheDirectory ?? listed.cacheDirectory
             let cacheSize = self.cacheSize ?? listed.cacheSize
@@ -45,7 +46,7 @@ struct MountCommand: ParsableCommand {
                                        fuseOptions: listed.fuse, readiness: readiness)
             } else {
                 var child = ["mount", configPath, mountpoint, "--foreground", "--ready-fd", "3", "--memory", String(memory)]
-                child += listed.fuse.flatMap { ["-o", $0] }
+                child += (listed.fuse + listed.network).flatMap { ["-o", $0] }
                 child += (options.logLevel ?? listed.logLevel).map { ["--log-level", $0] } ?? []
                 child += cacheDirectory.map { ["--cache-dir", CacheLocation.expand($0)] } ?? []
                 child += cacheSize.map { ["--cache-size", $0] } ?? []

@@ -20,7 +20,9 @@ struct MountOptions: ParsableArguments {
         name: .customShort("o"),
         help: """
             Mount options, comma-separated and repeatable: FUSE options such as allow_other, and \
-            memory=, cache_dir=, cache_size=, log_file=, log_level= as in fstab. Generic mount(8) \
+            memory=, cache_dir=, cache_size=, log_file=, log_level= as in fstab; network deadlines \
+            request_timeout= (seconds, default 120), stall_timeout= (seconds below 1 byte/s, default 15), \
+            connect_timeout= (default 10) and attempts= (tries per request, default 4). Generic mount(8) \
             options (rw, defaults, noauto, _netdev, nofail, x-systemd.*, ...) are accepted and ignored.
             """)
     var rawOptions: [String] = []
@@ -62,6 +64,10 @@ struct MountOptionList: Equatable {
     var cacheSize: String?
     var logFile: String?
     var logLevel: String?
+    /// Network deadline options as given, to hand on to the daemon, and what they set.
+    var network: [String] = []
+    var limits = TransferLimits.builtIn
+    var attempts = RetryPolicy.builtInAttempts
 
     /// mount(8) and fstab options with no meaning for a read-only FUSE filesystem. `dev` and
     /// `suid` (which mount.fuse3 adds) are dropped too: voxfs serves neither device nodes nor
@@ -78,12 +84,38 @@ struct MountOptionList: Equatable {
             case "cache_size": cacheSize = try required(value, name)
             case "log_file": logFile = try required(value, name)
             case "log_level": logLevel = try required(value, name)
+            case "request_timeout", "stall_timeout", "connect_timeout":
+                let seconds = try Self.seconds(required(value, name), name)
+                switch name {
+                case "request_timeout": limits.totalMilliseconds = Int((seconds * 1000).rounded(.up))
+                case "connect_timeout": limits.connectMilliseconds = Int((seconds * 1000).rounded(.up))
+                default: limits.stallSeconds = Int(seconds.rounded(.up))  // curl counts whole seconds
+                }
+                network.append(option)
+            case "attempts":
+                guard let count = Int(try required(value, name)), (1...10).contains(count) else {
+                    throw UserFacingError("-o attempts= needs a whole number from 1 to 10")
+                }
+                attempts = count
+                network.append(option)
             case _ where Self.ignored.contains(name) || name.hasPrefix("x-") || name == "comment":
                 continue
             default:
                 fuse.append(option)
             }
         }
+    }
+
+    private static func seconds(_ text: String, _ name: String) throws -> Double {
+        guard let seconds = Double(text.hasSuffix("s") ? String(text.dropLast()) : text), seconds >= 0.1, seconds <= 86_400 else {
+            throw UserFacingError("-o \(name)= needs seconds from 0.1 to 86400, like 30 or 2.5s")
+        }
+        return seconds
+    }
+
+    /// Makes the deadlines and attempts the process's defaults.
+    func applyNetworkSettings() {
+        NetworkDefaults.set(limits: limits, attempts: attempts)
     }
 
     private func required(_ value: String?, _ name: String) throws -> String {

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import VoxCache
 import VoxSources
@@ -82,6 +83,19 @@ import VoxTransport
         await #expect { try await volume.planeRows(scale: 0, z: 0, rows: 0..<1) } throws: { error in
             "\(error)".contains("corrupt chunk memory://layer/s0/0-16_0-16_0-4")
         }
+    }
+
+    /// A chunk damaged on the way (once) is fetched again and served right; one damaged at
+    /// the source (every time) is an error.
+    @Test func aChunkThatFailsToDecodeIsFetchedOnceMore() async throws {
+        let test = TestVolume(size: Vec3(16, 16, 4), chunk: Vec3(16, 16, 4))
+        let damaged = Atomic<Int>(0)
+        let once = FaultInjectingStore(wrapping: test.store) { key in
+            key == "info" || damaged.add(1, ordering: .relaxed).newValue > 1 ? nil : .replace([1, 2, 3])
+        }
+        let volume = try await test.open(store: once)
+        #expect(try await volume.planeRows(scale: 0, z: 2, rows: 0..<16) == test.expectedRows(z: 2, rows: 0..<16))
+        #expect(once.injectedCount == 1)
     }
 
     @Test func slicesOfOneChunkDecodeItOnce() async throws {
