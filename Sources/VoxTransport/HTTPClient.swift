@@ -88,6 +88,10 @@ public struct HTTPClient: Sendable {
         do {
             let response = try await engine.perform(request)
             counters.bytesFetched.add(response.body.count, ordering: .relaxed)
+            if let mismatch = BodyChecksum.mismatch(response, to: request) {
+                // Damaged on the way: a transport failure, so it is asked for again.
+                throw StoreError.transport("checksum mismatch: \(mismatch)", url: request.url)
+            }
             Log.debug("\(request.method) \(request.url)\(request.range.map { " [\($0.lowerBound), \($0.upperBound))" } ?? ""): "
                       + "\(response.status), \(response.body.count) bytes in \(ContinuousClock.now - started)")
             return response

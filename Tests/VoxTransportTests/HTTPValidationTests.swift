@@ -52,3 +52,31 @@ import Testing
         #expect(!error.isRetryable)
     }
 }
+
+@Suite struct BodyChecksumTests {
+    @Test func crc32cMatchesTheStandardCheckValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([]) == 0)
+    }
+
+    /// GCS sends the CRC32C big-endian in base64; a whole body that does not match is refused.
+    @Test func wholeBodiesAreCheckedAgainstXGoogHash() {
+        let body = Array("123456789".utf8)
+        let good = "crc32c=4waSgw==, md5=JfnnlDI7RTiF9RgfG2JNCw=="  // 0xE3069283
+        func response(_ hash: String, _ body: [UInt8], encoding: String? = nil) -> HTTPResponse {
+            var headers = ["x-goog-hash": hash]
+            headers["content-encoding"] = encoding
+            return HTTPResponse(status: 200, headers: headers, body: body)
+        }
+        let get = HTTPRequest(url: "http://h/o")
+        #expect(BodyChecksum.mismatch(response(good, body), to: get) == nil)
+        var flipped = body
+        flipped[4] ^= 0x01
+        #expect(BodyChecksum.mismatch(response(good, flipped), to: get) != nil)
+        // Nothing to check: a range, a HEAD, a body curl decoded, no crc32c.
+        #expect(BodyChecksum.mismatch(response(good, flipped), to: HTTPRequest(url: "http://h/o", range: 0..<9)) == nil)
+        #expect(BodyChecksum.mismatch(response(good, []), to: HTTPRequest(url: "http://h/o", method: "HEAD")) == nil)
+        #expect(BodyChecksum.mismatch(response(good, flipped, encoding: "gzip"), to: get) == nil)
+        #expect(BodyChecksum.mismatch(response("md5=JfnnlDI7RTiF9RgfG2JNCw==", flipped), to: get) == nil)
+    }
+}

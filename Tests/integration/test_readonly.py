@@ -38,6 +38,9 @@ def _ops(mp):
         "symlink": lambda: os.symlink("z05.png", d / "link.png"),
         "hardlink": lambda: os.link(f, d / "hard.png"),
         "mknod_fifo": lambda: os.mkfifo(d / "fifo"),
+        "setxattr": lambda: os.setxattr(f, "user.voxfs", b"1"),
+        "removexattr": lambda: os.removexattr(f, "user.voxfs"),
+        "setxattr_dir": lambda: os.setxattr(d, "user.voxfs", b"1"),
     }
 
 
@@ -60,3 +63,23 @@ def test_erofs(op, voxfs_mount):
     for name in ("new.png", "newdir", "renamed.png", "link.png", "hard.png", "fifo"):
         assert not (mp / DIR / name).exists()
     assert not (mp / "new.txt").exists() and not (mp / "newdir").exists()
+
+
+def test_other_users_are_kept_out_unless_allow_other(voxfs_mount):
+    """Without -o allow_other, the mount is its owner's alone: the kernel refuses other
+    users (here uid 65534) before voxfs sees their requests."""
+    mp = voxfs_mount.mp
+    with open("/proc/self/mountinfo") as f:
+        line = next(l for l in f if f" {mp} " in l)
+    assert "allow_other" not in line, line
+    code = (
+        "import os, sys\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "try:\n"
+        "    os.stat(sys.argv[1]); print('ok')\n"
+        "except OSError as e:\n"
+        "    print(e.errno)\n"
+    )
+    import subprocess, sys
+    r = subprocess.run([sys.executable, "-c", code, str(mp / FILE)], capture_output=True, text=True, timeout=30)
+    assert r.stdout.strip() == str(errno.EACCES), r.stdout + r.stderr
