@@ -21,7 +21,7 @@ public struct NPYGzipDecoder: ChunkDecoder {
     public init() {}
 
     public func decode(_ bytes: [UInt8], layout: ChunkLayout) throws -> [UInt8] {
-        let npy = try Gzip.inflate(bytes, sizeHint: layout.decodedByteCount + 256)
+        let npy = try Gzip.inflate(bytes, sizeHint: layout.decodedByteCount + 256, limit: layout.decodedByteCount + (64 << 10))
         let array = try NPYArray(header: npy)
         try CutoutShape.check(array.shape, elementSize: array.itemSize, layout: layout)
         guard npy.count - array.dataOffset == layout.decodedByteCount else {

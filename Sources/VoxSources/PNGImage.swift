@@ -51,9 +51,14 @@ public struct PNGImage: Sendable {
         default: throw ChunkDecodeError("PNG color type \(header.colorType) is not supported")
         }
         let pixelBytes = channels * header.depth / 8
+        // A chunk's image is at most a few hundred MiB; a header claiming more is damaged.
+        guard header.width > 0, header.height > 0, header.width <= 1 << 24, header.height <= 1 << 24,
+              case let (size, overflow) = (header.width * pixelBytes + 1).multipliedReportingOverflow(by: header.height),
+              !overflow, size <= 1 << 30
+        else { throw ChunkDecodeError("PNG of \(header.width)x\(header.height) pixels is too large for a chunk") }
         let rowBytes = header.width * pixelBytes
         let filtered: [UInt8]
-        do { filtered = try Gzip.inflate(compressed, sizeHint: (rowBytes + 1) * header.height) } catch {
+        do { filtered = try Gzip.inflate(compressed, sizeHint: size, limit: size) } catch {
             throw ChunkDecodeError("PNG data: \(error)")
         }
         guard filtered.count == (rowBytes + 1) * header.height else {

@@ -34,7 +34,9 @@ public struct ShardedObjects: Sendable {
         }
         let begin = Int(Self.uint64(entry, 0)), end = Int(Self.uint64(entry, 8))
         guard begin < end else { return nil }  // empty minishard
-        guard begin >= 0, end - begin <= 1 << 30 else {
+        // 24 bytes per object: 64 MiB is millions of objects in one minishard, more than any
+        // writer makes; a larger range is a damaged or hostile index.
+        guard begin >= 0, end - begin <= 64 << 20 else {
             throw StoreError.corrupt("minishard range \(begin)..<\(end)", url: store.describe(file))
         }
         let indexBase = spec.shardIndexLength
@@ -50,7 +52,7 @@ public struct ShardedObjects: Sendable {
         guard let (file, range) = try await locate(id, in: directory) else { return nil }
         let data = try await readRange(file, range)
         guard spec.dataEncoding == .gzip else { return data }
-        do { return try Gzip.inflate(data) } catch {
+        do { return try Gzip.inflate(data, limit: Int(Self.maxObjectBytes)) } catch {
             throw StoreError.corrupt("object \(id): \(error)", url: store.describe(file))
         }
     }
@@ -82,7 +84,7 @@ public struct ShardedObjects: Sendable {
             }
             var bytes = fetched.bytes
             if decode == .gzip {
-                do { bytes = try Gzip.inflate(bytes) } catch {
+                do { bytes = try Gzip.inflate(bytes, limit: 64 << 20) } catch {
                     throw StoreError.corrupt("minishard index: \(error)", url: store.describe(file))
                 }
             }
@@ -104,12 +106,17 @@ public struct ShardedObjects: Sendable {
             let size = uint64(bytes, 8 * (2 * n + i))
             position = start &+ size
             if chunkID == id {
-                guard start < UInt64(Int.max / 2), size < 1 << 32 else { throw StoreError.corrupt("chunk \(id) range", url: url) }
+                guard start < UInt64(Int.max / 2), size <= maxObjectBytes else {
+                    throw StoreError.corrupt("object \(id) claims \(size) bytes at \(start)", url: url)
+                }
                 return Int(start)..<Int(start + size)
             }
         }
         return nil
     }
+
+    /// Largest object a shard may hold: a volume chunk, a mesh or a skeleton.
+    static let maxObjectBytes: UInt64 = 1 << 30
 
     static func uint64(_ bytes: [UInt8], _ offset: Int) -> UInt64 {
         (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }

@@ -9,6 +9,8 @@ final class CurlTransfer: @unchecked Sendable {
     var continuation: CheckedContinuation<HTTPResponse, any Error>?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private var body: [UInt8] = []
+    private var rangeLength: Int?
+    private var tooLong = false
     private var headers: [String: String] = [:]
     /// curl writes its error detail here; it must outlive the handle, so it is not a Swift array.
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -44,8 +46,9 @@ final class CurlTransfer: @unchecked Sendable {
         voxfs_easy_setopt_string(easy, CURLOPT_USERAGENT, "voxfs/0.1")
         // curl's default 16 KiB receive buffer costs a poll and a callback per 16 KiB.
         voxfs_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 512 << 10)
+        rangeLength = request.range?.count
         if let range = request.range {
-            body.reserveCapacity(range.count)
+            body.reserveCapacity(min(range.count, 64 << 20))  // a hostile index must not size our allocations
             // A range is of the stored bytes: ask for them unencoded.
             voxfs_easy_setopt_string(easy, CURLOPT_RANGE, "\(range.lowerBound)-\(range.upperBound - 1)")
         } else {
@@ -70,8 +73,19 @@ final class CurlTransfer: @unchecked Sendable {
 
     var receivedHeaders: [String: String] { headers }
 
-    func appendBody(_ bytes: UnsafeRawBufferPointer) {
+    /// Largest body kept: a range's length (a server sending more is wrong), else
+    /// `maxBodyBytes` (a decompression bomb or an endless body must not take the memory).
+    private var bodyLimit: Int { rangeLength ?? Self.maxBodyBytes }
+    static let maxBodyBytes = 1 << 30
+
+    /// False when the body would pass its limit: curl then fails the transfer.
+    func appendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard body.count + bytes.count <= bodyLimit else {
+            tooLong = true
+            return false
+        }
         body.append(contentsOf: bytes)
+        return true
     }
 
     func appendHeader(_ line: String) {
@@ -89,6 +103,10 @@ final class CurlTransfer: @unchecked Sendable {
     /// Called on the engine thread when curl is done with the handle.
     func complete(_ code: CURLcode) {
         guard code == CURLE_OK else {
+            if tooLong {
+                finish(.failure(StoreError.badRange("the body passed \(bodyLimit) bytes", url: url)))
+                return
+            }
             let detail = String(cString: errorBuffer)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
             finish(.failure(StoreError.transport(message, url: url)))
@@ -118,8 +136,7 @@ extension String {
 private let curlWriteBody: voxfs_curl_data_cb = { pointer, size, count, userdata in
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
     let length = size * count
-    transfer.appendBody(UnsafeRawBufferPointer(start: pointer, count: length))
-    return length
+    return transfer.appendBody(UnsafeRawBufferPointer(start: pointer, count: length)) ? length : 0
 }
 
 private let curlWriteHeader: voxfs_curl_data_cb = { pointer, size, count, userdata in

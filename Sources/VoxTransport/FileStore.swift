@@ -18,7 +18,7 @@ public struct FileStore: ObjectStore {
         if let object = try read(path, range: range) { return object }
         guard let compressed = try read(path + ".gz", range: nil) else { return nil }
         let bytes: [UInt8]
-        do { bytes = try Gzip.inflate(compressed.bytes) } catch {
+        do { bytes = try Gzip.inflate(compressed.bytes, limit: 1 << 30) } catch {
             throw StoreError.corrupt("\(error)", url: "file://" + path + ".gz")
         }
         guard let range else { return FetchedObject(bytes: bytes, validator: compressed.validator) }
