@@ -116,3 +116,22 @@ func makePNG(width: Int, height: Int, colorType: UInt8, pixels: [UInt8], bpp: In
 }
 
 func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+
+@Suite struct HostilePNGTests {
+    /// An IHDR claiming 2^32-1 pixels each way must be refused before anything is sized by it.
+    @Test func hugeHeadersAreRefusedNotTrusted() {
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let length = UInt32(data.count)
+            return [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+                + Array(type.utf8) + data + [0, 0, 0, 0]
+        }
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        for (width, height) in [(UInt32.max, UInt32.max), (1 << 24 + 1, 1), (40_000, 40_000)] {
+            let ihdr = [UInt8(width >> 24), UInt8(width >> 16 & 0xFF), UInt8(width >> 8 & 0xFF), UInt8(width & 0xFF),
+                        UInt8(height >> 24), UInt8(height >> 16 & 0xFF), UInt8(height >> 8 & 0xFF), UInt8(height & 0xFF),
+                        16, 6, 0, 0, 0]
+            let png = signature + chunk("IHDR", ihdr) + chunk("IDAT", [0x78, 0x9C, 0x03, 0x00]) + chunk("IEND", [])
+            #expect(throws: ChunkDecodeError.self) { try PNGImage(decoding: png) }
+        }
+    }
+}
