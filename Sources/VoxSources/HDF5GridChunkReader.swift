@@ -1,3 +1,4 @@
+import VoxCache
 import Synchronization
 
 /// Volume chunks of an HDF5 grid: each lies inside one cube, and is read from that cube's
@@ -7,6 +8,8 @@ struct HDF5GridChunkReader: ChunkReader {
     let cubes: [Vec3: any RemoteBytes]
     let dataType: DataType
     private let open: OpenDatasets
+    /// Decoded HDF5 chunks larger than a volume chunk, shared by the volume chunks inside them.
+    private let sharedChunks = MemoryCache<[UInt8]>(capacity: 64 << 20)
 
     /// Open cubes kept: each holds libhdf5's metadata cache of its file.
     static let openLimit = 16
@@ -40,7 +43,9 @@ struct HDF5GridChunkReader: ChunkReader {
         guard let file = cubes[index] else { return nil }
         let dataset = try await dataset(index, file)
         let local = absolute - layout.start(ofCube: index)
-        return try await dataset.read(from: local, to: local + (end - begin))
+        let split: Bool
+        if case let .chunked(shape, _) = dataset.storage { split = shape != scale.chunkSize } else { split = false }
+        return try await dataset.read(from: local, to: local + (end - begin), shared: split ? sharedChunks : nil)
     }
 
     private func dataset(_ index: Vec3, _ file: any RemoteBytes) async throws -> HDF5RemoteDataset {

@@ -1,4 +1,5 @@
 import CHDF5
+import VoxCache
 import Synchronization
 
 /// A 3-d dataset of a remote HDF5 file: libhdf5 reads its metadata (through a driver over
@@ -86,14 +87,16 @@ final class HDF5RemoteDataset: Sendable {
     // MARK: reading
 
     /// The voxels of box [begin, end) in precomputed order (x fastest), little-endian.
-    func read(from begin: Vec3, to end: Vec3) async throws -> [UInt8] {
+    /// - Parameter shared: where decoded HDF5 chunks are kept for other boxes that cross
+    ///   them (when the caller's boxes are smaller than the HDF5 chunks); nil decodes afresh.
+    func read(from begin: Vec3, to end: Vec3, shared: MemoryCache<[UInt8]>? = nil) async throws -> [UInt8] {
         precondition(begin.x >= 0 && begin.y >= 0 && begin.z >= 0 && end.x <= shape.x && end.y <= shape.y && end.z <= shape.z)
         let box = end - begin
         var output = filled(count: box.product)
         switch storage {
         case .contiguous(address: nil): break
         case let .contiguous(address?): try await readContiguous(at: address, begin: begin, end: end, into: &output)
-        case let .chunked(chunk, pipeline): try await readChunked(chunk, pipeline, begin: begin, end: end, into: &output)
+        case let .chunked(chunk, pipeline): try await readChunked(chunk, pipeline, begin: begin, end: end, shared: shared, into: &output)
         }
         return output
     }
@@ -140,7 +143,9 @@ final class HDF5RemoteDataset: Sendable {
         }
     }
 
-    private func readChunked(_ chunk: Vec3, _ pipeline: [HDF5Filter], begin: Vec3, end: Vec3, into output: inout [UInt8]) async throws {
+    private func readChunked(
+        _ chunk: Vec3, _ pipeline: [HDF5Filter], begin: Vec3, end: Vec3, shared: MemoryCache<[UInt8]>?, into output: inout [UInt8]
+    ) async throws {
         let first = Vec3(begin.x / chunk.x, begin.y / chunk.y, begin.z / chunk.z)
         let last = Vec3((end.x - 1) / chunk.x, (end.y - 1) / chunk.y, (end.z - 1) / chunk.z)
         var cells: [Vec3] = []
@@ -150,19 +155,26 @@ final class HDF5RemoteDataset: Sendable {
             for cell in cells {
                 group.addTask {
                     guard let location = try await self.chunkLocation(cell, chunk: chunk) else { return (cell, nil) }
-                    let stored = try await self.bytes.fetch(location.range)
-                    do {
-                        let decoded = try HDF5Filter.decode(stored, pipeline: pipeline, skipped: location.skippedFilters, expected: chunkBytes)
-                        return (cell, self.nativeOrder(decoded))
-                    } catch {
-                        throw SourceError.corruptChunk("HDF5 chunk \(cell) at bytes \(location.range): \(error)", url: self.url)
+                    let decode: @Sendable () async throws -> [UInt8] = {
+                        try await self.decodedChunk(cell, at: location, pipeline: pipeline, expected: chunkBytes)
                     }
+                    guard let shared else { return (cell, try await decode()) }
+                    return (cell, try await shared.value(for: "hdf5|\(self.url)|\(cell)", cost: { $0.count + 64 }, load: decode))
                 }
             }
             for try await (cell, decoded) in group {
                 guard let decoded else { continue }  // never written: the fill value is in place
                 copy(decoded, chunkAt: cell * chunk, chunk: chunk, begin: begin, end: end, into: &output)
             }
+        }
+    }
+
+    private func decodedChunk(_ cell: Vec3, at location: ChunkLocation, pipeline: [HDF5Filter], expected: Int) async throws -> [UInt8] {
+        let stored = try await bytes.fetch(location.range)
+        do {
+            return nativeOrder(try HDF5Filter.decode(stored, pipeline: pipeline, skipped: location.skippedFilters, expected: expected))
+        } catch {
+            throw SourceError.corruptChunk("HDF5 chunk \(cell) at bytes \(location.range): \(error)", url: url)
         }
     }
 

@@ -182,6 +182,26 @@ final class MemoryBytes: RemoteBytes {
         }
     }
 
+    /// Volume chunks smaller than the HDF5 chunks share each decoded HDF5 chunk: reading the
+    /// whole cube fetches every stored chunk once.
+    @Test func hdf5ChunksSplitIntoVolumeChunksAreFetchedOnce() async throws {
+        let file = try fixture("grid_chunked_u16be.h5")
+        let layout = try HDF5GridLayout(pattern: "{x}{y}{z}", cube: Self.shape, resolution: [1, 1, 1])
+        let volume = try await HDF5GridVolume.open(
+            layout: layout, cubes: [Vec3(0, 0, 0): file], version: "v", location: "memory://g", caches: .inMemory())
+        for z in 0..<Self.shape.z {
+            let got = values(try await volume.planeRows(scale: 0, z: z, rows: 0..<Self.shape.y), as: UInt16.self)
+            #expect(got == Self.indices(Vec3(0, 0, z), Vec3(7, 5, z + 1)).map { UInt16(Self.b($0) % 65536) })
+        }
+        let dataset = try await HDF5RemoteDataset.open(file, path: "/data")
+        guard case let .chunked(chunk, _) = dataset.storage else { Issue.record("not chunked"); return }
+        var stored = 0
+        for z in 0..<2 { for y in 0..<3 { for x in 0..<3 {
+            stored += try await dataset.chunkLocation(Vec3(x, y, z), chunk: chunk)?.range.count ?? 0
+        } } }
+        #expect(file.fetchedBytes == stored)
+    }
+
     @Test func chunkedCubesGiveChunksThatTileThem() async throws {
         let dataset = try await HDF5RemoteDataset.open(try fixture("grid_chunked_u16be.h5"), path: "/data")
         let layout = try HDF5GridLayout(pattern: "{x}{y}{z}", cube: Self.shape, resolution: [1, 1, 1])
