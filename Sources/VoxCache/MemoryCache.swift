@@ -74,7 +74,28 @@ public final class MemoryCache<Value: Sendable>: Sendable {
             return hit
         }
         counters.misses.add(1, ordering: .relaxed)
-        return try await pending!.value
+        return try await Self.awaitCancellably(pending!)
+    }
+
+    /// Holds a waiter's continuation until the load or a cancellation resumes it, once.
+    private final class Waiter: Sendable {
+        let continuation = Mutex<CheckedContinuation<Value, any Error>?>(nil)
+        func resume(with result: Result<Value, any Error>) { continuation.withLock { $0.take() }?.resume(with: result) }
+    }
+
+    /// The shared load's result, or `CancellationError` as soon as this caller is cancelled
+    /// (a failed read must not wait for every other fetch of its slice).
+    private static func awaitCancellably(_ task: Task<Value, any Error>) async throws -> Value {
+        let waiter = Waiter()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiter.continuation.withLock { $0 = continuation }
+                if Task.isCancelled { waiter.resume(with: .failure(CancellationError())) }
+                Task { waiter.resume(with: await task.result) }
+            }
+        } onCancel: {
+            waiter.resume(with: .failure(CancellationError()))
+        }
     }
 
     private func loadAndInsert(

@@ -15,6 +15,12 @@ public enum FuseSession {
         return statfs(path, &info) == 0 && info.f_type == 0x6573_5546  // FUSE_SUPER_MAGIC
     }
 
+    /// Whether `path` is a FUSE mount whose daemon is gone (statfs: ENOTCONN).
+    public static func isDeadMount(_ path: String) -> Bool {
+        var info = statfs()
+        return statfs(path, &info) != 0 && errno == ENOTCONN
+    }
+
     /// - Parameters:
     ///   - options: extra `-o` options from the user.
     ///   - largeReadahead: raise the kernel's readahead to `max_read`, when the memory budget

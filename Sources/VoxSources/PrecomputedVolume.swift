@@ -151,7 +151,10 @@ public final class PrecomputedVolume: VolumeSource {
                 next += 1
                 group.addTask {
                     let taken = await self.inFlight.acquire(chunkBytes)
-                    do { return (cell, try await self.chunk(scale: index, cell: cell), taken) } catch {
+                    do {
+                        try Task.checkCancellation()  // another chunk of this read failed already
+                        return (cell, try await self.chunk(scale: index, cell: cell), taken)
+                    } catch {
                         self.inFlight.release(taken)
                         throw error
                     }

@@ -23,6 +23,11 @@ enum Mountpoint {
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else { throw UserFacingError("mount point \(path) is not a directory") }
         if isFuseMount(path) { throw UserFacingError("mount point \(path) is already a FUSE mount") }
+        // A daemon that was killed leaves its mount listed; stat may still answer from the
+        // kernel's cache, but statfs cannot. Mounting on top would hide it, not clear it.
+        if isListedMount(path), FuseSession.isDeadMount(path) {
+            throw UserFacingError("mount point \(path) is a dead FUSE mount: run 'voxfs unmount \(path)' first")
+        }
     }
 
     static func isFuseMount(_ path: String) -> Bool {

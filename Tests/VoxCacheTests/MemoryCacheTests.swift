@@ -37,6 +37,25 @@ import VoxCache
         #expect(cache.statistics.hits + cache.statistics.misses == 50)
     }
 
+    /// A cancelled caller stops waiting at once; the shared load goes on and serves the others.
+    @Test(.timeLimit(.minutes(1)))
+    func aCancelledWaiterStopsWaitingButTheLoadGoesOn() async throws {
+        let cache = MemoryCache<Int>(capacity: 100)
+        let release = AsyncStream<Void>.makeStream()
+        let load: @Sendable () async throws -> Int = {
+            for await _ in release.stream { break }
+            return 42
+        }
+        let cancelled = Task { try await cache.value(for: "k", cost: { _ in 1 }, load: load) }
+        let patient = Task { try await cache.value(for: "k", cost: { _ in 1 }, load: load) }
+        try await Task.sleep(for: .milliseconds(50))
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        release.continuation.yield()
+        #expect(try await patient.value == 42)
+        #expect(cache.cached("k") == 42)
+    }
+
     @Test func failedLoadsAreNotCached() async throws {
         struct Boom: Error {}
         let cache = MemoryCache<Int>(capacity: 1024)
