@@ -12,19 +12,39 @@ public final class MemoryCache<Value: Sendable>: Sendable {
         var lastUse: UInt64
     }
 
+    /// What a lookup found.
+    private enum Found { case hit(Value), pending(Task<Value, any Error>, UInt64), failed(any Error) }
+
+    /// A load in progress, and how many callers wait for it.
+    private struct Load {
+        var task: Task<Value, any Error>
+        var id: UInt64
+        var waiters: Int
+    }
+
     private struct State {
         var entries: [String: Entry] = [:]
-        var loading: [String: Task<Value, any Error>] = [:]
+        var loading: [String: Load] = [:]
+        var nextLoad: UInt64 = 0
+        /// Loads that failed within `failureMemory`, with their errors.
+        var failures: [String: (at: ContinuousClock.Instant, error: any Error)] = [:]
         var totalCost = 0
         var clock: UInt64 = 0
     }
 
     public let capacity: Int
+    /// How long a failed load's error is given to callers of the same key instead of loading
+    /// again: the kernel re-reads a range right after its readahead failed, and that retry
+    /// must not wait out the same network failure a second time.
+    public let failureMemory: Duration
     private let state = Mutex(State())
     private let counters = CacheCounters()
+    /// Remembered failures at most; older ones go first.
+    private static var maxFailures: Int { 4096 }
 
-    public init(capacity: Int) {
+    public init(capacity: Int, failureMemory: Duration = .zero) {
         self.capacity = capacity
+        self.failureMemory = failureMemory
     }
 
     public var statistics: CacheCounters.Snapshot { counters.snapshot() }
@@ -51,61 +71,111 @@ public final class MemoryCache<Value: Sendable>: Sendable {
 
     /// The value for `key`, loading it once however many callers ask at the same time.
     ///
-    /// A failed load is not cached: the next caller tries again. A caller that is cancelled
-    /// stops waiting, but the shared load goes on for the others.
+    /// A failed load is not cached (beyond `failureMemory`): a later caller tries again. A
+    /// caller that is cancelled stops waiting at once; the shared load goes on while anyone
+    /// still waits, and is cancelled (its transfers with it) when nobody does.
     public func value(
         for key: String, cost: @escaping @Sendable (Value) -> Int,
         load: @escaping @Sendable () async throws -> Value
     ) async throws -> Value {
-        let (hit, pending): (Value?, Task<Value, any Error>?) = state.withLock { state in
+        let now = ContinuousClock.now
+        let found: Found = state.withLock { state in
             state.clock += 1
             if var entry = state.entries[key] {
                 entry.lastUse = state.clock
                 state.entries[key] = entry
-                return (entry.value, nil)
+                return .hit(entry.value)
             }
-            if let task = state.loading[key] { return (nil, task) }
-            let task = Task { try await self.loadAndInsert(key, cost: cost, load: load) }
-            state.loading[key] = task
-            return (nil, task)
+            if var pending = state.loading[key] {
+                pending.waiters += 1
+                state.loading[key] = pending
+                return .pending(pending.task, pending.id)
+            }
+            if let failed = state.failures[key] {
+                if now - failed.at < failureMemory { return .failed(failed.error) }
+                state.failures[key] = nil
+            }
+            state.nextLoad += 1
+            let id = state.nextLoad
+            let task = Task { try await self.loadAndInsert(key, id: id, cost: cost, load: load) }
+            state.loading[key] = Load(task: task, id: id, waiters: 1)
+            return .pending(task, id)
         }
-        if let hit {
+        switch found {
+        case let .hit(value):
             counters.hits.add(1, ordering: .relaxed)
-            return hit
+            return value
+        case let .failed(error):
+            throw error
+        case let .pending(task, id):
+            counters.misses.add(1, ordering: .relaxed)
+            return try await awaitCancellably(task, key: key, id: id)
         }
-        counters.misses.add(1, ordering: .relaxed)
-        return try await Self.awaitCancellably(pending!)
     }
 
     /// Holds a waiter's continuation until the load or a cancellation resumes it, once.
     private final class Waiter: Sendable {
         let continuation = Mutex<CheckedContinuation<Value, any Error>?>(nil)
-        func resume(with result: Result<Value, any Error>) { continuation.withLock { $0.take() }?.resume(with: result) }
+        /// False when the continuation was already resumed.
+        @discardableResult
+        func resume(with result: Result<Value, any Error>) -> Bool {
+            guard let continuation = continuation.withLock({ $0.take() }) else { return false }
+            continuation.resume(with: result)
+            return true
+        }
     }
 
     /// The shared load's result, or `CancellationError` as soon as this caller is cancelled
     /// (a failed read must not wait for every other fetch of its slice).
-    private static func awaitCancellably(_ task: Task<Value, any Error>) async throws -> Value {
+    private func awaitCancellably(_ task: Task<Value, any Error>, key: String, id: UInt64) async throws -> Value {
         let waiter = Waiter()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 waiter.continuation.withLock { $0 = continuation }
-                if Task.isCancelled { waiter.resume(with: .failure(CancellationError())) }
-                Task { waiter.resume(with: await task.result) }
+                if Task.isCancelled, waiter.resume(with: .failure(CancellationError())) { self.leave(key, id: id) }
+                Task {
+                    let result = await task.result
+                    if waiter.resume(with: result) { self.leave(key, id: id, cancelIfLast: false) }
+                }
             }
         } onCancel: {
-            waiter.resume(with: .failure(CancellationError()))
+            if waiter.resume(with: .failure(CancellationError())) { self.leave(key, id: id) }
         }
     }
 
+    /// One waiter of load `id` is gone; the last one to give up cancels the load.
+    private func leave(_ key: String, id: UInt64, cancelIfLast: Bool = true) {
+        let abandoned: Task<Value, any Error>? = state.withLock { state in
+            guard var pending = state.loading[key], pending.id == id else { return nil }
+            pending.waiters -= 1
+            guard pending.waiters <= 0, cancelIfLast else {
+                state.loading[key] = pending
+                return nil
+            }
+            state.loading[key] = nil  // a later caller starts afresh
+            return pending.task
+        }
+        abandoned?.cancel()
+    }
+
     private func loadAndInsert(
-        _ key: String, cost: @Sendable (Value) -> Int, load: @Sendable () async throws -> Value
+        _ key: String, id: UInt64, cost: @Sendable (Value) -> Int, load: @Sendable () async throws -> Value
     ) async throws -> Value {
         let result: Value
         do {
             result = try await load()
         } catch {
-            _ = state.withLock { $0.loading.removeValue(forKey: key) }
+            let remembered: (any Error)? = failureMemory > .zero && !(error is CancellationError) ? error : nil
+            let now = ContinuousClock.now
+            state.withLock { state in
+                if state.loading[key]?.id == id { state.loading[key] = nil }
+                guard let remembered else { return }
+                if state.failures.count >= Self.maxFailures {
+                    state.failures = state.failures.filter { now - $0.value.at < failureMemory }
+                    if state.failures.count >= Self.maxFailures { state.failures.removeAll() }
+                }
+                state.failures[key] = (now, remembered)
+            }
             throw error
         }
         insert(key, result, cost: cost(result))

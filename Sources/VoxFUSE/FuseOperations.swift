@@ -12,6 +12,10 @@ enum FuseOperations {
             conn.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)  // always plus: attributes come free
             conn.pointee.max_readahead = UInt32(FuseFilesystem.maxRead)
             conn.pointee.max_read = UInt32(FuseFilesystem.maxRead)  // must match the max_read mount option
+            // The kernel's default of 12 background requests (readahead) lets a few slow
+            // fetches hold back every other reader's readahead.
+            conn.pointee.max_background = 32
+            conn.pointee.congestion_threshold = 24
         }
         ops.lookup = { req, parent, name in
             guard let req, let name else { return }

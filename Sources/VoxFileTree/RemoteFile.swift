@@ -23,6 +23,9 @@ public final class RemoteFile: FileView {
     private let pinned: Mutex<Pin?>
     /// The HEAD that pins a version the listing left without validators.
     private let pinning = Mutex<Task<Pin, any Error>?>(nil)
+    static let pinFailureMemory = Duration.seconds(2)
+    /// No readahead for a while after a block failed to load.
+    private let failures = FailureWindow()
 
     private struct Pin {
         var version: ObjectVersion
@@ -109,7 +112,13 @@ public final class RemoteFile: FileView {
                     pinned.withLock { $0 = pin }
                     return pin
                 } catch {
-                    pinning.withLock { $0 = nil }
+                    // Readers right behind this one (the kernel re-reads after a failed
+                    // readahead) get the same failure; later ones ask again.
+                    failures.note()
+                    Task {
+                        try? await Task.sleep(for: Self.pinFailureMemory)
+                        pinning.withLock { $0 = nil }
+                    }
                     throw error
                 }
             }
@@ -147,7 +156,7 @@ public final class RemoteFile: FileView {
     /// Starts fetching the blocks of `range` that are not cached; failures surface when read.
     private func prefetch(_ range: Range<Int>, _ pin: Pin) {
         let range = range.clamped(to: 0..<size)
-        if range.isEmpty { return }
+        if range.isEmpty || failures.isOpen { return }
         for index in blockIndexes(range) where caches.memory.cached(pin.keyPrefix + String(index)) == nil {
             Task { _ = try? await self.block(index, pin) }
         }
@@ -156,7 +165,16 @@ public final class RemoteFile: FileView {
     /// One block: from memory, else the disk cache, else the server (then kept in both).
     private func block(_ index: Int, _ pin: Pin) async throws -> [UInt8] {
         let key = pin.keyPrefix + String(index)
-        return try await caches.memory.value(for: key, cost: { $0.count + 64 }) { [self] in
+        do {
+            return try await loadBlock(index, pin, key: key)
+        } catch {
+            failures.note()
+            throw error
+        }
+    }
+
+    private func loadBlock(_ index: Int, _ pin: Pin, key: String) async throws -> [UInt8] {
+        try await caches.memory.value(for: key, cost: { $0.count + 64 }) { [self] in
             let range = (index * blockSize)..<min(size, (index + 1) * blockSize)
             if case let .bytes(bytes)? = await caches.disk?.load(key), bytes.count == range.count { return bytes }
             let bytes = try await caches.inFlight.withBudget(range.count) {

@@ -15,6 +15,8 @@ public final class PrecomputedVolume: VolumeSource {
     private let fillMissing: Bool
     /// Per scale: the last plane read, and whether reads have been stepping through z in order.
     private let walk = Mutex<[Int: (z: Int, inOrder: Bool)]>([:])
+    /// No prefetching for a while after a chunk failed to load.
+    private let failures = FailureWindow()
     /// Identifies this version of the layer in cache keys: the info's validator (ETag, or
     /// Last-Modified and size), else a checksum of the info itself.
     private let version: String
@@ -171,6 +173,7 @@ public final class PrecomputedVolume: VolumeSource {
                     if failure == nil && next < cells.count { launch() }
                 case let .failure(error):
                     if failure == nil { failure = error; group.cancelAll() }
+                    if !(error is CancellationError) { failures.note() }
                 }
             }
             if let failure { throw failure }
@@ -204,6 +207,7 @@ public final class PrecomputedVolume: VolumeSource {
     /// Loads the chunks the next slices of an in-order reader will need, with spare budget
     /// only: it stops as soon as taking more would leave less than half the in-flight budget.
     private func prefetch(scale index: Int, cells: [Vec3]) {
+        if failures.isOpen { return }
         let chunkBytes = ChunkLayout(shape: info.scales[index].geometry.chunkSize, channelCount: channelCount, dataType: dataType).decodedByteCount
         for cell in cells {
             let key = chunkKey(scale: info.scales[index].geometry, cell: cell)

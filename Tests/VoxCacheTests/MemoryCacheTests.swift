@@ -56,6 +56,40 @@ import VoxCache
         #expect(cache.cached("k") == 42)
     }
 
+    /// When its last waiter gives up, the load itself is cancelled (and its transfers with it).
+    @Test(.timeLimit(.minutes(1)))
+    func aLoadNobodyWaitsForIsCancelled() async throws {
+        let cache = MemoryCache<Int>(capacity: 100)
+        let stopped = AsyncStream<Void>.makeStream()
+        let waiter = Task {
+            try await cache.value(for: "k", cost: { _ in 1 }) {
+                do { try await Task.sleep(for: .seconds(30)) } catch { stopped.continuation.yield(); throw error }
+                return 1
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        waiter.cancel()
+        for await _ in stopped.stream { break }  // the load saw the cancellation
+        #expect(try await cache.value(for: "k", cost: { _ in 1 }, load: { 2 }) == 2)  // a new caller loads afresh
+    }
+
+    /// With a failure memory, a key that just failed fails again without a second load, until
+    /// the memory runs out.
+    @Test func recentFailuresAreGivenBackForAWhile() async throws {
+        struct Broken: Error {}
+        let cache = MemoryCache<Int>(capacity: 100, failureMemory: .milliseconds(300))
+        let loads = Atomic<Int>(0)
+        let failing: @Sendable () async throws -> Int = {
+            loads.add(1, ordering: .relaxed)
+            throw Broken()
+        }
+        await #expect(throws: Broken.self) { try await cache.value(for: "k", cost: { _ in 1 }, load: failing) }
+        await #expect(throws: Broken.self) { try await cache.value(for: "k", cost: { _ in 1 }, load: { 7 }) }
+        #expect(loads.load(ordering: .relaxed) == 1)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await cache.value(for: "k", cost: { _ in 1 }, load: { 7 }) == 7)
+    }
+
     @Test func failedLoadsAreNotCached() async throws {
         struct Boom: Error {}
         let cache = MemoryCache<Int>(capacity: 1024)
