@@ -104,7 +104,15 @@ final class CurlTransfer: @unchecked Sendable {
     func complete(_ code: CURLcode) {
         guard code == CURLE_OK else {
             if tooLong {
-                finish(.failure(StoreError.badRange("the body passed \(bodyLimit) bytes", url: url)))
+                var status = 0
+                voxfs_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+                if status == 200, rangeLength != nil {
+                    // The whole object for a range: what that means (changed since the
+                    // listing, or ranges ignored) is the caller's to judge; its bytes are not needed.
+                    finish(.success(HTTPResponse(status: status, headers: headers, body: body)))
+                } else {
+                    finish(.failure(StoreError.badRange("the body passed \(bodyLimit) bytes", url: url)))
+                }
                 return
             }
             let detail = String(cString: errorBuffer)
