@@ -7,13 +7,57 @@
 #include <new>
 #include <draco/compression/decode.h>
 
+// libdraco sizes its tables from counts inside the stream, so a hostile fragment could ask
+// for gigabytes. While a fragment decodes, this thread's allocations draw on a budget
+// proportional to the fragment's size; past it, operator new throws and the decode fails.
+static thread_local bool limited = false;
+static thread_local size_t budget = 0;
+
+static void *allocate(size_t size) {
+    if (limited) {
+        if (size > budget) throw std::bad_alloc();
+        budget -= size;
+    }
+    void *pointer = std::malloc(size == 0 ? 1 : size);
+    if (pointer == nullptr) throw std::bad_alloc();
+    return pointer;
+}
+
+void *operator new(size_t size) { return allocate(size); }
+void *operator new[](size_t size) { return allocate(size); }
+void operator delete(void *pointer) noexcept { std::free(pointer); }
+void operator delete[](void *pointer) noexcept { std::free(pointer); }
+void operator delete(void *pointer, size_t) noexcept { std::free(pointer); }
+void operator delete[](void *pointer, size_t) noexcept { std::free(pointer); }
+
+struct BudgetScope {
+    explicit BudgetScope(size_t bytes) { limited = true; budget = bytes; }
+    ~BudgetScope() { limited = false; }
+};
+
 static int fail(char *error, size_t size, const char *message) {
     if (size > 0) std::snprintf(error, size, "%s", message);
     return 1;
 }
 
+static int decode(const uint8_t *data, size_t size, voxfs_draco_mesh *out, char *error, size_t error_size);
+
 extern "C" int voxfs_draco_decode(const uint8_t *data, size_t size, voxfs_draco_mesh *out, char *error, size_t error_size) {
     std::memset(out, 0, sizeof(*out));
+    // Real fragments decode in well under 256 bytes of tables per byte of input.
+    const size_t cap = size_t(1) << 30;
+    size_t bytes = size > (cap - (16 << 20)) / 256 ? cap : size * 256 + (16 << 20);
+    try {
+        BudgetScope scope(bytes);
+        return decode(data, size, out, error, error_size);
+    } catch (const std::bad_alloc &) {
+        return fail(error, error_size, "the fragment asks for more memory than its size allows");
+    } catch (...) {
+        return fail(error, error_size, "libdraco failed");
+    }
+}
+
+static int decode(const uint8_t *data, size_t size, voxfs_draco_mesh *out, char *error, size_t error_size) {
     draco::DecoderBuffer buffer;
     buffer.Init(reinterpret_cast<const char *>(data), size);
     auto type = draco::Decoder::GetEncodedGeometryType(&buffer);

@@ -60,7 +60,7 @@ enum AutoindexListing {
                 listing.add(TreeEntry(name: name, kind: .directory))
             } else {
                 let next = number + 1 < anchors.count ? anchors[number + 1].lowerBound : body.count
-                let size = trailingSize(body[quote..<next])
+                let size = quote <= next ? trailingSize(body[quote..<next]) : nil
                 listing.add(TreeEntry(name: name, kind: .file(size.map { ObjectVersion(size: $0) })))
             }
         }

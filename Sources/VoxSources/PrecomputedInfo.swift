@@ -47,10 +47,20 @@ public struct PrecomputedInfo: Sendable {
             guard let key = scale["key"] as? String, !key.isEmpty else { throw fail("missing \(field("key"))") }
             let size = try vector("size", scale["size"], positive: true)
             let offset = try scale["voxel_offset"].map { v throws(SourceError) in try vector("voxel_offset", v, positive: false) } ?? Vec3(0, 0, 0)
+            // Far beyond any dataset, and small enough that no sum or product of them overflows.
+            for value in [size.x, size.y, size.z] where value > Self.maxExtent {
+                throw fail("\(field("size")) \(size) is larger than \(Self.maxExtent) voxels")
+            }
+            for value in [offset.x, offset.y, offset.z] where abs(value) > Self.maxOffset {
+                throw fail("\(field("voxel_offset")) \(offset) is beyond ±\(Self.maxOffset)")
+            }
             guard let chunkList = scale["chunk_sizes"] as? [Any], let first = chunkList.first else {
                 throw fail("missing \(field("chunk_sizes"))")
             }
             let chunk = try vector("chunk_sizes[0]", first, positive: true)
+            guard chunk.x <= Self.maxExtent, chunk.y <= Self.maxExtent, chunk.z <= Self.maxExtent,
+                  Double(chunk.x) * Double(chunk.y) * Double(chunk.z) <= 0x1p32
+            else { throw fail("\(field("chunk_sizes[0]")) \(chunk) is larger than any chunk can be") }
             guard let encoding = scale["encoding"] as? String else { throw fail("missing \(field("encoding"))") }
             let resolution = (scale["resolution"] as? [Any])?.compactMap { ($0 as? NSNumber)?.doubleValue } ?? [1, 1, 1]
             let blockSize = try scale["compressed_segmentation_block_size"].map { v throws(SourceError) in
@@ -78,10 +88,16 @@ public struct PrecomputedInfo: Sendable {
         self.rawJSON = json
     }
 
+    /// Voxels per axis of a scale, at most (2^24: sixteen million).
+    static let maxExtent = 1 << 24
+    static let maxOffset = 1 << 40
+
     private static func integers(_ list: [Any]) -> [Int]? {
         var out: [Int] = []
         for item in list {
-            guard let number = item as? NSNumber, number.doubleValue == number.doubleValue.rounded() else { return nil }
+            guard let number = item as? NSNumber, number.doubleValue == number.doubleValue.rounded(),
+                  abs(number.doubleValue) <= 0x1p53
+            else { return nil }
             out.append(number.intValue)
         }
         return out

@@ -32,8 +32,12 @@ public struct ShardedObjects: Sendable {
         guard let entry = try await cachedRange(file, entryStart..<(entryStart + 16), decode: nil), entry.count == 16 else {
             return nil  // no shard file: every object in it is missing
         }
-        let begin = Int(Self.uint64(entry, 0)), end = Int(Self.uint64(entry, 8))
-        guard begin < end else { return nil }  // empty minishard
+        let rawBegin = Self.uint64(entry, 0), rawEnd = Self.uint64(entry, 8)
+        guard rawBegin < rawEnd else { return nil }  // empty minishard
+        guard rawEnd <= UInt64(Int.max / 2) else {
+            throw StoreError.corrupt("minishard range \(rawBegin)..<\(rawEnd)", url: store.describe(file))
+        }
+        let begin = Int(rawBegin), end = Int(rawEnd)
         // 24 bytes per object: 64 MiB is millions of objects in one minishard, more than any
         // writer makes; a larger range is a damaged or hostile index.
         guard begin >= 0, end - begin <= 64 << 20 else {

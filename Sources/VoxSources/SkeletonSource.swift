@@ -101,7 +101,7 @@ public struct SkeletonSource: Sendable {
             if attribute.id == "radius" {
                 radii = values.map(Float.init)
             } else if attribute.id == "compartment" || (attribute.id == "vertex_types" && compartmentID != "compartment") {
-                compartments = values.map { $0.isFinite ? Int($0) : 0 }
+                compartments = values.map { $0.isFinite && abs($0) < 1e9 ? Int($0) : 0 }
                 compartmentID = attribute.id
             }
         }
