@@ -75,8 +75,16 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// Largest body kept: a range's length (a server sending more is wrong), else
     /// `maxBodyBytes` (a decompression bomb or an endless body must not take the memory).
-    private var bodyLimit: Int { rangeLength ?? Self.maxBodyBytes }
+    private var bodyLimit: Int {
+        switch responseStatus {
+        case 200, 206: rangeLength ?? Self.maxBodyBytes
+        default: Self.maxErrorBodyBytes  // error pages and redirects: their text, not data
+        }
+    }
     static let maxBodyBytes = 1 << 30
+    static let maxErrorBodyBytes = 1 << 20
+    /// From the status line of the response being received.
+    private var responseStatus = 0
 
     /// False when the body would pass its limit: curl then fails the transfer.
     func appendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -92,6 +100,7 @@ final class CurlTransfer: @unchecked Sendable {
         let trimmed = line.trimmingSuffix()
         if trimmed.hasPrefix("HTTP/") {
             headers.removeAll()  // a new response (redirect or 100-continue) starts
+            responseStatus = trimmed.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
             return
         }
         guard let colon = trimmed.firstIndex(of: ":") else { return }
