@@ -13,7 +13,7 @@ public final class MemoryCache<Value: Sendable>: Sendable {
     }
 
     /// What a lookup found.
-    private enum Found { case hit(Value), pending(Task<Value, any Error>, UInt64), failed(any Error) }
+    private enum Found { case hit(Value), pending(Task<Value, any Error>, UInt64) }
 
     /// A load in progress, and how many callers wait for it.
     private struct Load {
@@ -26,25 +26,16 @@ public final class MemoryCache<Value: Sendable>: Sendable {
         var entries: [String: Entry] = [:]
         var loading: [String: Load] = [:]
         var nextLoad: UInt64 = 0
-        /// Loads that failed within `failureMemory`, with their errors.
-        var failures: [String: (at: ContinuousClock.Instant, error: any Error)] = [:]
         var totalCost = 0
         var clock: UInt64 = 0
     }
 
     public let capacity: Int
-    /// How long a failed load's error is given to callers of the same key instead of loading
-    /// again: the kernel re-reads a range right after its readahead failed, and that retry
-    /// must not wait out the same network failure a second time.
-    public let failureMemory: Duration
     private let state = Mutex(State())
     private let counters = CacheCounters()
-    /// Remembered failures at most; older ones go first.
-    private static var maxFailures: Int { 4096 }
 
-    public init(capacity: Int, failureMemory: Duration = .zero) {
+    public init(capacity: Int) {
         self.capacity = capacity
-        self.failureMemory = failureMemory
     }
 
     public var statistics: CacheCounters.Snapshot { counters.snapshot() }
@@ -71,14 +62,13 @@ public final class MemoryCache<Value: Sendable>: Sendable {
 
     /// The value for `key`, loading it once however many callers ask at the same time.
     ///
-    /// A failed load is not cached (beyond `failureMemory`): a later caller tries again. A
+    /// A failed load is not cached: a later caller tries again. A
     /// caller that is cancelled stops waiting at once; the shared load goes on while anyone
     /// still waits, and is cancelled (its transfers with it) when nobody does.
     public func value(
         for key: String, cost: @escaping @Sendable (Value) -> Int,
         load: @escaping @Sendable () async throws -> Value
     ) async throws -> Value {
-        let now = ContinuousClock.now
         let found: Found = state.withLock { state in
             state.clock += 1
             if var entry = state.entries[key] {
@@ -91,10 +81,6 @@ public final class MemoryCache<Value: Sendable>: Sendable {
                 state.loading[key] = pending
                 return .pending(pending.task, pending.id)
             }
-            if let failed = state.failures[key] {
-                if now - failed.at < failureMemory { return .failed(failed.error) }
-                state.failures[key] = nil
-            }
             state.nextLoad += 1
             let id = state.nextLoad
             let task = Task { try await self.loadAndInsert(key, id: id, cost: cost, load: load) }
@@ -105,8 +91,6 @@ public final class MemoryCache<Value: Sendable>: Sendable {
         case let .hit(value):
             counters.hits.add(1, ordering: .relaxed)
             return value
-        case let .failed(error):
-            throw error
         case let .pending(task, id):
             counters.misses.add(1, ordering: .relaxed)
             return try await awaitCancellably(task, key: key, id: id)
@@ -165,16 +149,8 @@ public final class MemoryCache<Value: Sendable>: Sendable {
         do {
             result = try await load()
         } catch {
-            let remembered: (any Error)? = failureMemory > .zero && !(error is CancellationError) ? error : nil
-            let now = ContinuousClock.now
             state.withLock { state in
                 if state.loading[key]?.id == id { state.loading[key] = nil }
-                guard let remembered else { return }
-                if state.failures.count >= Self.maxFailures {
-                    state.failures = state.failures.filter { now - $0.value.at < failureMemory }
-                    if state.failures.count >= Self.maxFailures { state.failures.removeAll() }
-                }
-                state.failures[key] = (now, remembered)
             }
             throw error
         }

@@ -23,7 +23,6 @@ public final class RemoteFile: FileView {
     private let pinned: Mutex<Pin?>
     /// The HEAD that pins a version the listing left without validators.
     private let pinning = Mutex<Task<Pin, any Error>?>(nil)
-    static let pinFailureMemory = Duration.seconds(2)
     /// No readahead for a while after a block failed to load.
     private let failures = FailureWindow()
 
@@ -112,13 +111,8 @@ public final class RemoteFile: FileView {
                     pinned.withLock { $0 = pin }
                     return pin
                 } catch {
-                    // Readers right behind this one (the kernel re-reads after a failed
-                    // readahead) get the same failure; later ones ask again.
                     failures.note()
-                    Task {
-                        try? await Task.sleep(for: Self.pinFailureMemory)
-                        pinning.withLock { $0 = nil }
-                    }
+                    pinning.withLock { $0 = nil }
                     throw error
                 }
             }

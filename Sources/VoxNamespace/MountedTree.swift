@@ -22,8 +22,6 @@ public struct MemoryBudget: Sendable {
     /// Headroom that is not the caches': the runtime and libraries, and the reply buffers of
     /// concurrent reads (a few MiB each).
     public static let fixedOverhead = 80 << 20
-    /// A chunk or block that just failed fails again at once for this long (see `MemoryCache`).
-    public static let failureMemory = Duration.seconds(2)
 
     /// Of what the overhead leaves: three eighths for cached decoded chunks, an eighth for file
     /// blocks, a quarter for chunks and blocks being fetched and copied, a sixteenth each for
@@ -32,8 +30,8 @@ public struct MemoryBudget: Sendable {
     public init(bytes: Int = 512 << 20) {
         self.bytes = bytes
         let usable = max(bytes - Self.fixedOverhead, 16 << 20)
-        chunks = MemoryCache(capacity: usable / 8 * 3, failureMemory: Self.failureMemory)
-        fileBlocks = MemoryCache(capacity: usable / 8, failureMemory: Self.failureMemory)
+        chunks = MemoryCache(capacity: usable / 8 * 3)
+        fileBlocks = MemoryCache(capacity: usable / 8)
         inFlight = ByteLimiter(capacity: usable / 4)
         pngBands = MemoryCache(capacity: usable / 16)
         metadata = MemoryCache(capacity: usable / 32)

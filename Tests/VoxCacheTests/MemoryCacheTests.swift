@@ -73,23 +73,6 @@ import VoxCache
         #expect(try await cache.value(for: "k", cost: { _ in 1 }, load: { 2 }) == 2)  // a new caller loads afresh
     }
 
-    /// With a failure memory, a key that just failed fails again without a second load, until
-    /// the memory runs out.
-    @Test func recentFailuresAreGivenBackForAWhile() async throws {
-        struct Broken: Error {}
-        let cache = MemoryCache<Int>(capacity: 100, failureMemory: .milliseconds(300))
-        let loads = Atomic<Int>(0)
-        let failing: @Sendable () async throws -> Int = {
-            loads.add(1, ordering: .relaxed)
-            throw Broken()
-        }
-        await #expect(throws: Broken.self) { try await cache.value(for: "k", cost: { _ in 1 }, load: failing) }
-        await #expect(throws: Broken.self) { try await cache.value(for: "k", cost: { _ in 1 }, load: { 7 }) }
-        #expect(loads.load(ordering: .relaxed) == 1)
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(try await cache.value(for: "k", cost: { _ in 1 }, load: { 7 }) == 7)
-    }
-
     @Test func failedLoadsAreNotCached() async throws {
         struct Boom: Error {}
         let cache = MemoryCache<Int>(capacity: 1024)
