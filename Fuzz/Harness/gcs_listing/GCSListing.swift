@@ -1,0 +1,17 @@
+// GCS JSON API objects.list pages: GCSListing.parse.
+//
+// Input: the body; or `<prefix>\0<body>` to list another prefix than skel/swc/.
+import FuzzSupport
+@testable import VoxFileTree
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let (head, body) = FuzzInput.splitAtNUL(FuzzInput(data, size).bytes)
+    let prefix = head.map { String(decoding: $0, as: UTF8.self) } ?? "skel/swc/"
+    let result = Result { try GCSListing.parse(body, prefix: prefix) }
+    note("\(result)")
+    if case let .success(page) = result {
+        for entry in page.listing.entries { precondition(EntryName.problem(entry.name) == nil, "unsafe name \(entry.name) listed") }
+    }
+    return 0
+}
