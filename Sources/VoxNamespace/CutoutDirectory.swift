@@ -26,6 +26,8 @@ struct CutoutDirectory: VirtualDirectory {
         case h5, npy, tif
     }
 
+    static let maxTIFFPages = 65_536
+
     let path: String
     let volume: any VolumeSource
     let scale: Int
@@ -73,6 +75,10 @@ struct CutoutDirectory: VirtualDirectory {
         let bytes = voxels.multipliedReportingOverflow(by: volume.channelCount * volume.dataType.byteWidth)
         guard !overflow, !bytes.overflow, bytes.partialValue <= settings.maxBytes else {
             return .failure(Refusal(code: EFBIG, reason: "the box holds more than max_cutout (\(settings.maxBytes) bytes)"))
+        }
+        // One TIFF directory per plane: more planes than this make the header itself the problem.
+        if format == .tif, size.z > Self.maxTIFFPages {
+            return .failure(Refusal(code: EFBIG, reason: "a .tif cutout holds at most \(Self.maxTIFFPages) planes; use .npy or .h5"))
         }
         guard build else { return .success(nil) }
         let rows = StackRows(volume: volume, scale: scale, begin: begin - low, end: end - low)

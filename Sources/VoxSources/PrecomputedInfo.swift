@@ -30,7 +30,7 @@ public struct PrecomputedInfo: Sendable {
         guard let dataTypeName = root["data_type"] as? String else { throw fail("missing 'data_type'") }
         guard let dataType = DataType(rawValue: dataTypeName) else { throw fail("unknown data_type '\(dataTypeName)'") }
         let channels = (root["num_channels"] as? Int) ?? 1
-        guard channels >= 1 else { throw fail("num_channels must be at least 1") }
+        guard (1...4096).contains(channels) else { throw fail("num_channels must be from 1 to 4096") }
         guard let scaleList = root["scales"] as? [[String: Any]], !scaleList.isEmpty else {
             throw fail("missing or empty 'scales'")
         }
@@ -59,7 +59,7 @@ public struct PrecomputedInfo: Sendable {
             }
             let chunk = try vector("chunk_sizes[0]", first, positive: true)
             guard chunk.x <= Self.maxExtent, chunk.y <= Self.maxExtent, chunk.z <= Self.maxExtent,
-                  Double(chunk.x) * Double(chunk.y) * Double(chunk.z) <= 0x1p32
+                  Double(chunk.x) * Double(chunk.y) * Double(chunk.z) * Double(channels * dataType.byteWidth) <= 0x1p30
             else { throw fail("\(field("chunk_sizes[0]")) \(chunk) is larger than any chunk can be") }
             guard let encoding = scale["encoding"] as? String else { throw fail("missing \(field("encoding"))") }
             let resolution = (scale["resolution"] as? [Any])?.compactMap { ($0 as? NSNumber)?.doubleValue } ?? [1, 1, 1]

@@ -35,6 +35,8 @@ public struct ShardingSpec: Sendable, Equatable {
         self.minishardBits = try bits("minishard_bits")
         self.shardBits = try bits("shard_bits")
         guard minishardBits + shardBits <= 64 else { throw fail("minishard_bits + shard_bits exceeds 64") }
+        // The shard index holds 16 bytes per minishard: 2^40 minishards is already 16 TiB.
+        guard minishardBits <= 40 else { throw fail("minishard_bits \(minishardBits) is above 40") }
         self.minishardIndexEncoding = try encoding("minishard_index_encoding")
         self.dataEncoding = try encoding("data_encoding")
     }
