@@ -43,6 +43,15 @@ public enum MeshSources {
         return numbers.map(\.doubleValue)
     }
 
+    /// Point `point` (x y z) through a 3×4 row-major transform, written into `vertices` at `index`.
+    static func place(_ point: [Double], through transform: [Double], into vertices: inout [Float], at index: Int) {
+        for axis in 0..<3 {
+            let row = 4 * axis
+            vertices[3 * index + axis] = Float(
+                transform[row] * point[0] + transform[row + 1] * point[1] + transform[row + 2] * point[2] + transform[row + 3])
+        }
+    }
+
     /// Parses a segment id the way precomputed names files: decimal, no sign, fits 64 bits.
     public static func segmentID(_ text: Substring) -> UInt64? {
         guard !text.isEmpty, text.count <= 20, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }

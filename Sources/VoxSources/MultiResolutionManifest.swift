@@ -65,11 +65,7 @@ struct MultiResolutionManifest: Sendable, Equatable {
                     model[axis] = Double(gridOrigin[axis]) + Double(vertexOffsets[lod][axis])
                         + scale[axis] * (Double(position[axis]) + stored / maximum)
                 }
-                for axis in 0..<3 {
-                    let row = 4 * axis
-                    piece.vertices[3 * vertex + axis] = Float(
-                        transform[row] * model[0] + transform[row + 1] * model[1] + transform[row + 2] * model[2] + transform[row + 3])
-                }
+                MeshSources.place(model, through: transform, into: &piece.vertices, at: vertex)
             }
             mesh.append(piece)
         }

@@ -106,11 +106,8 @@ public struct SkeletonSource: Sendable {
             }
         }
         for vertex in 0..<vertexCount {
-            let x = Double(vertices[3 * vertex]), y = Double(vertices[3 * vertex + 1]), z = Double(vertices[3 * vertex + 2])
-            for axis in 0..<3 {
-                let row = 4 * axis
-                vertices[3 * vertex + axis] = Float(transform[row] * x + transform[row + 1] * y + transform[row + 2] * z + transform[row + 3])
-            }
+            let point = (0..<3).map { Double(vertices[3 * vertex + $0]) }
+            MeshSources.place(point, through: transform, into: &vertices, at: vertex)
         }
         return Skeleton(vertices: vertices, edges: edges, radii: radii, compartments: compartments)
     }
