@@ -48,7 +48,7 @@ public final class DiskCache: Sendable {
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = NORMAL;
             PRAGMA wal_autocheckpoint = 64;
-            PRAGMA journal_size_limit = 262144;
+            PRAGMA journal_size_limit = \(Self.walLimit);
             CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, size INTEGER NOT NULL,
                 last_access INTEGER NOT NULL, ready INTEGER NOT NULL, owner INTEGER NOT NULL DEFAULT 0);
@@ -174,8 +174,8 @@ public final class DiskCache: Sendable {
     }
 
     private func write(_ key: String, _ entry: DiskEntry) throws {
-        let bytes = DiskEntryCodec.encode(key: key, entry: entry)
-        let size = Self.onDisk(bytes.count)
+        let (head, payload) = DiskEntryCodec.encodeParts(key: key, entry: entry)
+        let size = Self.onDisk(head.count + payload.count)
         guard freeBytes() - size >= minimumFreeBytes else {
             counters.skippedLowSpace.add(1, ordering: .relaxed)
             return
@@ -202,11 +202,14 @@ public final class DiskCache: Sendable {
         let temporary = directory + "/objects/tmp.\(getpid()).\(id)"
         do {
             try FileManager.default.createDirectory(atPath: (final as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Self.writeFile(temporary, bytes)
+            try Self.writeFile(temporary, head, payload)
             guard rename(temporary, final) == 0 else { throw CocoaError(.fileWriteUnknown) }
-            _ = try database.withLock { try $0.query("UPDATE entries SET ready = 1 WHERE id = ?", [.integer(id)]) }
+            _ = try database.withLock { database in
+                try database.query("UPDATE entries SET ready = 1 WHERE id = ?", [.integer(id)])
+                truncateLogIfLong(database)
+            }
             counters.writes.add(1, ordering: .relaxed)
-            counters.bytesWritten.add(bytes.count, ordering: .relaxed)
+            counters.bytesWritten.add(head.count + payload.count, ordering: .relaxed)
         } catch {
             unlink(temporary)
             try? remove(id: id)
@@ -218,7 +221,7 @@ public final class DiskCache: Sendable {
     /// the bound so that a full cache does not evict on every write. Runs inside the
     /// reserving transaction; files go before the rows do.
     private func evict(_ database: SQLiteDatabase, toFit size: Int) throws {
-        let budget = capacity - indexBytes()
+        let budget = capacity - indexBytes(walAtLeast: 2 * Self.walLimit)
         var total = try database.query("SELECT value FROM totals WHERE name = 'bytes'")[0][0].integer
         guard total + size > budget else { return }
         let target = budget / 10 * 9 - size
@@ -345,17 +348,20 @@ public final class DiskCache: Sendable {
         pid > 0 && (kill(pid_t(pid), 0) == 0 || errno == EPERM)
     }
 
-    /// Writes a new file with plain syscalls: no hidden temporary files of its own.
-    private static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+    /// Writes a new file from `parts`, one after the other, with plain syscalls: no hidden
+    /// temporary files of its own.
+    private static func writeFile(_ path: String, _ parts: [UInt8]...) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
         defer { close(fd) }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw CocoaError(.fileWriteOutOfSpace) }
-            done += n
+        for bytes in parts {
+            var done = 0
+            while done < bytes.count {
+                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw CocoaError(.fileWriteOutOfSpace) }
+                done += n
+            }
         }
     }
 
@@ -370,11 +376,26 @@ public final class DiskCache: Sendable {
         (length + blockSize - 1) / blockSize * blockSize
     }
 
-    private func indexBytes() -> Int {
+    /// The index's files; `walAtLeast` counts the write-ahead log as at least that long, the
+    /// room it may grow into before it is truncated again.
+    private func indexBytes(walAtLeast: Int = 0) -> Int {
         ["", "-wal", "-shm"].reduce(0) { total, suffix in
             var info = stat()
-            return total + (stat(directory + "/index.sqlite" + suffix, &info) == 0 ? Self.onDisk(Int(info.st_size)) : 0)
+            let length = stat(directory + "/index.sqlite" + suffix, &info) == 0 ? Self.onDisk(Int(info.st_size)) : 0
+            return total + (suffix == "-wal" ? max(length, walAtLeast) : length)
         }
+    }
+
+    /// The write-ahead log's usual bound. SQLite's automatic checkpoints cannot restart the
+    /// log while another connection (this process's lookups, another process) is reading,
+    /// so under steady reads it grows past the bound; a truncating checkpoint waits for
+    /// those reads, which are short, and empties it.
+    private static let walLimit = 256 << 10
+
+    private func truncateLogIfLong(_ database: SQLiteDatabase) {
+        var info = stat()
+        guard stat(directory + "/index.sqlite-wal", &info) == 0, Int(info.st_size) > Self.walLimit else { return }
+        _ = try? database.query("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 
     private func freeBytes() -> Int {

@@ -29,6 +29,13 @@ enum DiskEntryCodec {
     }
 
     static func encode(key: String, entry: DiskEntry, level: Int32 = 1) -> [UInt8] {
+        let (head, payload) = encodeParts(key: key, entry: entry, level: level)
+        return head + payload
+    }
+
+    /// The header with the key, and the payload: written one after the other, so a large
+    /// stored-as-is payload is never copied.
+    static func encodeParts(key: String, entry: DiskEntry, level: Int32 = 1) -> (head: [UInt8], payload: [UInt8]) {
         let keyBytes = Array(key.utf8)
         var payload: [UInt8] = []
         var raw = 0
@@ -45,17 +52,16 @@ enum DiskEntryCodec {
                 flags = uncompressedFlag
             }
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(fixedHeaderLength + keyBytes.count + payload.count)
-        out += magic
-        out += [flags, 0, 0, 0]
-        append(&out, UInt64(keyBytes.count), bytes: 4)
-        append(&out, UInt64(payload.count), bytes: 8)
-        append(&out, UInt64(raw), bytes: 8)
-        append(&out, UInt64(crc(payload[...])), bytes: 4)
-        out += keyBytes
-        out += payload
-        return out
+        var head: [UInt8] = []
+        head.reserveCapacity(fixedHeaderLength + keyBytes.count)
+        head += magic
+        head += [flags, 0, 0, 0]
+        append(&head, UInt64(keyBytes.count), bytes: 4)
+        append(&head, UInt64(payload.count), bytes: 8)
+        append(&head, UInt64(raw), bytes: 8)
+        append(&head, UInt64(crc(payload[...])), bytes: 4)
+        head += keyBytes
+        return (head, payload)
     }
 
     /// The fixed header of a stored entry.

@@ -30,6 +30,55 @@ import VoxTransport
         #expect(file.readIfCached(offset: 0, count: 10) == nil)
     }
 
+    static func pagedFile(_ tree: MemoryTree, caches: FileBlockCaches = .inMemory()) async throws -> RemoteFile {
+        let version = try #require(try await tree.version(of: "d/f.bin"))
+        return RemoteFile(tree: tree, path: "d/f.bin", version: version, blockSize: 4 * 4096, readahead: 1 << 20,
+                          pageSize: 4096, caches: caches)
+    }
+
+    @Test func anIsolatedSmallReadFetchesOnlyItsPages() async throws {
+        let tree = MemoryTree(["d/f.bin": Self.bytes])
+        let file = try await Self.pagedFile(tree)
+        #expect(try await file.read(offset: 5 * 4096 + 100, count: 200) == Array(Self.bytes[(5 * 4096 + 100)..<(5 * 4096 + 300)]))
+        #expect(tree.readRanges == [(5 * 4096)..<(6 * 4096)])
+        #expect(file.readIfCached(offset: 5 * 4096, count: 10) == Array(Self.bytes[(5 * 4096)..<(5 * 4096 + 10)]))
+        // Across a page boundary (and far enough from the first read not to continue it).
+        #expect(try await file.read(offset: 4096 - 10, count: 20) == Array(Self.bytes[(4096 - 10)..<(4096 + 10)]))
+        #expect(Set(tree.readRanges) == [(5 * 4096)..<(6 * 4096), 0..<4096, 4096..<(2 * 4096)])
+        // The short last page.
+        #expect(try await file.read(offset: Self.bytes.count - 3, count: 10) == Array(Self.bytes.suffix(3)))
+        #expect(tree.readRanges.last == (10 * 4096)..<Self.bytes.count)
+    }
+
+    @Test func anIsolatedReadUsesACachedBlock() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxfs-remotefile-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let disk = try DiskCache(directory: directory, capacity: 1 << 20, minimumFreeBytes: 0)
+        func caches() -> FileBlockCaches {
+            FileBlockCaches(memory: MemoryCache(capacity: 1 << 20), disk: disk, inFlight: ByteLimiter(capacity: 1 << 20))
+        }
+        let tree = MemoryTree(["d/f.bin": Self.bytes])
+        let first = try await Self.pagedFile(tree, caches: caches())
+        _ = try await first.read(offset: 0, count: Self.bytes.count)
+        disk.flush()
+        let fetched = tree.readRanges.count
+        // From the disk, as a new mount would find it.
+        let second = try await Self.pagedFile(tree, caches: caches())
+        #expect(try await second.read(offset: 9 * 4096 + 1, count: 100) == Array(Self.bytes[(9 * 4096 + 1)..<(9 * 4096 + 101)]))
+        // And from memory once a block is loaded.
+        #expect(try await first.read(offset: 4096, count: 100) == Array(Self.bytes[4096..<(4096 + 100)]))
+        #expect(tree.readRanges.count == fetched)
+    }
+
+    @Test func sequentialReadersGetWholeBlocks() async throws {
+        let tree = MemoryTree(["d/f.bin": Self.bytes])
+        let file = try await Self.pagedFile(tree)
+        for offset in stride(from: 0, to: 3 * 4096, by: 4096) { _ = try await file.read(offset: offset, count: 4096) }
+        try await waitUntil { tree.readRanges.contains((4 * 4096)..<(8 * 4096)) }
+        #expect(tree.readRanges.contains(0..<(4 * 4096)))
+        #expect(tree.readRanges.contains((4 * 4096)..<(8 * 4096)))
+    }
+
     @Test func sequentialReadsAreReadAhead() async throws {
         let tree = MemoryTree(["d/f.bin": Self.bytes])
         let file = try await Self.file(tree, readahead: 1 << 20)
