@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import re
 import signal
@@ -35,16 +36,90 @@ def triple(s: str) -> tuple:
     return t
 
 
-def read_tensorstore(url: str) -> np.ndarray:
-    """The whole scale 0 of a precomputed volume over HTTP, with tensorstore's cache off."""
+def open_tensorstore(url: str):
+    """Scale 0 of a precomputed volume over HTTP, indexed [x, y, z, channel], with tensorstore's cache off."""
     import tensorstore as ts
 
-    store = ts.open({
+    return ts.open({
         "driver": "neuroglancer_precomputed",
         "kvstore": {"driver": "http", "base_url": url + "/"},
         "context": {"cache_pool": {"total_bytes_limit": 0}},
     }, read=True).result()
-    return store.read().result()
+
+
+def read_tensorstore(url: str) -> np.ndarray:
+    """The whole scale 0 of a precomputed volume over HTTP, with tensorstore's cache off."""
+    return open_tensorstore(url).read().result()
+
+
+def read_tensorstore_slices(store) -> int:
+    """Every z-slice of an ``open_tensorstore()`` store, one ``store[:, :, z].read()`` after another
+    (cache off, so each slice fetches and decodes its chunks again); the number of voxels read."""
+    lo, hi = store.domain[2].inclusive_min, store.domain[2].exclusive_max
+    return sum(store[:, :, z].read().result().size for z in range(lo, hi))
+
+
+def slice_names(scale_dir: Path, ext: str) -> list[str]:
+    """The z-slice files ``z<N>.<ext>`` of a mounted scale directory, in z order (``listdir``)."""
+    return sorted(n for n in os.listdir(scale_dir) if n.startswith("z") and n.endswith("." + ext))
+
+
+def compare_slice(scale_dir: Path, ext: str, z: int, ref_yx: np.ndarray) -> str | None:
+    """None if slice ``z`` of a mounted scale directory, read as ``ext`` (png or npy), equals
+    ``ref_yx`` (Y, X) exactly, in shape, type and every voxel; else what differs."""
+    name = next((n for n in slice_names(scale_dir, ext) if int(n[1:-len(ext) - 1]) == z), None)
+    if name is None:
+        return f"no z={z} .{ext} in {scale_dir}"
+    if ext == "png":
+        from PIL import Image
+
+        got = np.asarray(Image.open(scale_dir / name))
+    else:
+        got = np.load(scale_dir / name)
+    if got.shape != ref_yx.shape or got.dtype != ref_yx.dtype:
+        return f"{name}: shape/type {got.shape} {got.dtype} != {ref_yx.shape} {ref_yx.dtype}"
+    bad = int(np.count_nonzero(got != ref_yx))
+    return f"{name}: {bad} voxels differ" if bad else None
+
+
+def read_all(scale_dir: Path, ext: str, jobs: int = 1) -> tuple:
+    """Reads every ``z*.<ext>`` of a mounted scale directory to EOF in 1 MiB reads, with
+    ``jobs`` threads; (files, bytes)."""
+    names = slice_names(scale_dir, ext)
+
+    def cat(name: str) -> int:
+        n = 0
+        b = memoryview(bytearray(1 << 20))
+        with open(scale_dir / name, "rb", buffering=0) as f:
+            while True:
+                k = f.readinto(b)
+                if not k:
+                    return n
+                n += k
+
+    if jobs > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(jobs) as ex:
+            return len(names), sum(ex.map(cat, names))
+    return len(names), sum(cat(n) for n in names)
+
+
+def cat_all(scale_dir: Path, ext: str, timeout: float = 600) -> tuple:
+    """``cat`` of every ``z*.<ext>`` of a mounted scale directory (one process, to /dev/null);
+    (files, bytes by stat, which voxfs keeps exact)."""
+    paths = [str(scale_dir / n) for n in slice_names(scale_dir, ext)]
+    size = sum(os.stat(p).st_size for p in paths)
+    r = subprocess.run(["cat", *paths], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"cat exited {r.returncode}: {r.stderr.strip()[-300:]}")
+    return len(paths), size
+
+
+def voxfs_stats(mp: Path) -> dict:
+    """A live mount's ``/.voxfs/stats.json``."""
+    return json.loads((Path(mp) / ".voxfs" / "stats.json").read_bytes())
 
 
 def drop_page_cache() -> bool:
@@ -79,6 +154,12 @@ def parse_size(s: str) -> int:
         return int(float(num))
     base = 1000 if b and not binary else 1024
     return int(float(num) * base ** ("kmgt".index(unit.lower()) + 1))
+
+
+def one_line(e: BaseException, work: Path | None = None) -> str:
+    """The first line of an exception's message, whitespace squeezed, ``work`` written as $WORK."""
+    text = str(e).replace(str(work), "$WORK") if work else str(e)
+    return " ".join(text.split("\n", 1)[0].split()) or type(e).__name__
 
 
 def raise_on_termination() -> None:
@@ -182,6 +263,13 @@ class PinnedFile:
 
 # ---------------------------------------------------------------- FUSE daemons
 
+def close_leftover_voxfs(mountpoint: Path, binary: Path) -> None:
+    """Unmounts ``mountpoint`` and ends the voxfs daemons serving it, if an interrupted run left any."""
+    leftover = P.VoxfsMount(Path(mountpoint) / "unused.yaml", mountpoint, binary=binary)
+    leftover.pids = P.pids_for_mountpoint(leftover.mountpoint)
+    leftover.close()
+
+
 def peak_rss(pid: int) -> int | None:
     """VmHWM (peak resident set) of a live process, in bytes; None if it is gone."""
     try:
@@ -194,22 +282,29 @@ def peak_rss(pid: int) -> int | None:
 
 
 class RcloneMount:
-    """``rclone mount :http: MP --http-url URL --read-only --vfs-cache-mode MODE`` in the foreground,
-    as a child in its own session; ``close()`` SIGTERMs it (rclone unmounts itself and saves its VFS
-    cache metadata), then lazily unmounts anything left. ``url`` must end in '/' and answer with an
-    HTML directory listing: rclone's http backend lists only what the listing links."""
+    """``rclone mount REMOTE MP --read-only --vfs-cache-mode MODE`` in the foreground, as a child
+    in its own session; ``close()`` SIGTERMs it (rclone unmounts itself and saves its VFS cache
+    metadata), then lazily unmounts anything left. ``extra`` are further rclone arguments (the
+    backend's flags among them); ``env``, if given, is the child's whole environment."""
 
-    def __init__(self, url: str, mountpoint: Path, cache_mode: str, cache_dir: Path, config: Path,
-                 log_file: Path, *extra: str, timeout: float = 30):
-        self.url = url
+    def __init__(self, remote: str, mountpoint: Path, cache_mode: str, cache_dir: Path, config: Path,
+                 log_file: Path, *extra: str, timeout: float = 30, env: dict | None = None):
         self.mountpoint = Path(mountpoint)
-        self.argv = ["rclone", "--config", str(config), "mount", ":http:", str(self.mountpoint),
-                     "--http-url", url, "--read-only", "--vfs-cache-mode", cache_mode,
+        self.argv = ["rclone", "--config", str(config), "mount", remote, str(self.mountpoint),
+                     "--read-only", "--vfs-cache-mode", cache_mode,
                      "--cache-dir", str(cache_dir), "--log-file", str(log_file), *extra]
         self.config = Path(config)
         self.log_file = Path(log_file)
         self.timeout = timeout
+        self.env = env
         self.proc: subprocess.Popen | None = None
+
+    @classmethod
+    def http(cls, url: str, mountpoint: Path, *args: str, **kw) -> "RcloneMount":
+        """The ``:http:`` remote at ``url``, which must end in '/' and answer with an HTML directory
+        listing (rclone's http backend lists only what the listing links); ``args`` as for the
+        constructor, from ``cache_mode`` on."""
+        return cls(":http:", mountpoint, *args, "--http-url", url, **kw)
 
     live: set = set()  # open mounts, for close_all()
 
@@ -226,7 +321,7 @@ class RcloneMount:
         self.mountpoint.mkdir(parents=True, exist_ok=True)
         self.config.touch()  # an empty config: no "config file not found" notice, no ~/.config/rclone
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+                                     stderr=subprocess.DEVNULL, start_new_session=True, env=self.env)
         RcloneMount.live.add(self)
         P.wait_until(lambda: P.is_mounted(self.mountpoint) or self.proc.poll() is not None, self.timeout)
         if not P.is_mounted(self.mountpoint):

@@ -37,4 +37,9 @@ import Testing
         #expect(URLPath.escape("8_8_40/0-64_0-64_0-16") == "8_8_40/0-64_0-64_0-16")
         #expect(URLPath.escape("a b/ü") == "a%20b/%C3%BC")
     }
+
+    @Test func escapesDecodeOnlyWithTwoHexDigits() {
+        #expect(URLPath.unescape("a%20b/%C3%bc") == "a b/ü")
+        for bad in ["%+1", "%-1", "% 1", "%2", "%", "%G0", "%C3"] { #expect(URLPath.unescape(bad) == nil, "\(bad)") }
+    }
 }

@@ -10,7 +10,8 @@ times, with the tools in a rotating order within each repetition:
 
   file-seq     cold `dd if=FILE of=/dev/null bs=1M`: voxfs (new cache dir, fresh
                mount), `curl -s -o /dev/null URL` (the ceiling), rclone mount
-               --vfs-cache-mode off (fresh mount); page cache dropped before each.
+               --vfs-cache-mode off and full (fresh mount, new cache dir); page
+               cache dropped before each.
                Also the daemons' peak RSS (VmHWM).
   file-rand4k  cold: N distinct random 4 KiB-aligned os.pread()s (fixed seed),
                reads/s: voxfs, rclone off, rclone full (information).
@@ -50,11 +51,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import (AccessLog, ListingNginx, P, PinnedFile, RcloneMount, default_voxfs,  # noqa: E402
-                    drop_page_cache, parse_size, peak_rss, raise_on_termination)
+from common import (AccessLog, ListingNginx, P, PinnedFile, RcloneMount, close_leftover_voxfs,  # noqa: E402
+                    default_voxfs, drop_page_cache, one_line, parse_size, peak_rss, raise_on_termination)
 
 WORKLOADS = {  # workload -> tools, in the order of the first repetition
-    "file-seq": ("voxfs", "curl", "rclone-off"),
+    "file-seq": ("voxfs", "curl", "rclone-off", "rclone-full"),
     "file-rand4k": ("voxfs", "rclone-off", "rclone-full"),
     "file-warm": ("voxfs", "rclone-full"),
 }
@@ -63,6 +64,7 @@ LABELS = {"file-seq": "file-seq cold", "file-rand4k": "file-rand4k cold", "file-
 TARGETS = (  # workload, peer, voxfs/peer goal (None: for information)
     ("file-seq", "curl", 0.8),
     ("file-seq", "rclone-off", 2.0),
+    ("file-seq", "rclone-full", None),
     ("file-rand4k", "rclone-off", 1.5),
     ("file-rand4k", "rclone-full", None),
     ("file-warm", "rclone-full", 2.0),
@@ -212,9 +214,15 @@ class Bench:
     def rclone(self, mode: str, cache: Path) -> tuple:
         if self.rclone_error:
             raise RuntimeError(self.rclone_error)
-        m = RcloneMount(self.dir_url, self.rc_mp, mode, cache, self.work / "rclone.conf", self.work / "rclone.log",
-                        *self.args.rclone_opt)
+        m = RcloneMount.http(self.dir_url, self.rc_mp, mode, cache, self.work / "rclone.conf",
+                             self.work / "rclone.log", *self.args.rclone_opt)
         return m, self.rc_mp / NAME
+
+    def mount(self, tool: str) -> tuple:
+        """A cold mount for ``tool`` (voxfs, rclone-off, rclone-full, ...) on a new cache dir; (mount, file path)."""
+        if tool == "voxfs":
+            return self.voxfs(self.fresh_dir("voxfs-cache"))
+        return self.rclone(tool.split("-", 1)[1], self.fresh_dir("rclone-cache"))
 
     def cold(self) -> None:
         self.dropped = drop_page_cache() and self.dropped
@@ -228,7 +236,7 @@ class Bench:
         try:
             dt, rss = fn()
         except Exception as e:  # noqa: BLE001 (a tool that fails is reported, the others still run)
-            msg = " ".join(str(e).replace(str(self.work), "$WORK").split("\n", 1)[0].split()) or type(e).__name__
+            msg = one_line(e, self.work)
             runs.failures.append(msg)
             print(f"[{rep + 1}/{self.args.reps}] {workload:11s} {tool:11s} failed: {msg}", file=sys.stderr)
             if len(runs.failures) == 1 and "\n" in str(e):
@@ -250,8 +258,7 @@ class Bench:
         if tool == "curl":
             self.cold()
             return curl(self.file_url, self.size, self.timeout), None
-        m, path = self.voxfs(self.fresh_dir("voxfs-cache")) if tool == "voxfs" else \
-            self.rclone("off", self.fresh_dir("rclone-cache"))
+        m, path = self.mount(tool)
         self.cold()
         with m:
             dt = dd(path, self.size, self.timeout)
@@ -263,8 +270,7 @@ class Bench:
         return dt, rss
 
     def rand4k(self, tool: str) -> tuple:
-        m, path = self.voxfs(self.fresh_dir("voxfs-cache")) if tool == "voxfs" else \
-            self.rclone(tool.split("-")[1], self.fresh_dir("rclone-cache"))
+        m, path = self.mount(tool)
         self.cold()
         with m:
             return rand_reads(path, self.offsets, self.timeout), None
@@ -412,9 +418,7 @@ def main() -> int:
             args.json.write_text(json.dumps({f"{w} {t}": r.__dict__ for (w, t), r in b.results.items()}, indent=1))
     finally:
         RcloneMount.close_all()
-        leftover = P.VoxfsMount(work / "files.yaml", work / "mnt-voxfs", binary=args.voxfs)
-        leftover.pids = P.pids_for_mountpoint(leftover.mountpoint)  # daemons left by an interrupted mount
-        leftover.close()
+        close_leftover_voxfs(work / "mnt-voxfs", args.voxfs)  # daemons left by an interrupted mount
         srv.stop()
         if pin:
             pin.__exit__()

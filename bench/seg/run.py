@@ -44,7 +44,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from nginx_server import NginxServer  # noqa: E402
 import voxfs_proc as P  # noqa: E402
 from seg_volumes import _mix64 as mix64  # noqa: E402
-from common import AccessLog, default_voxfs, drop_page_cache, read_tensorstore, selected_readers, triple  # noqa: E402
+from common import (AccessLog, compare_slice, default_voxfs, drop_page_cache, read_all, read_tensorstore,  # noqa: E402
+                    selected_readers, triple, voxfs_stats)
 
 READERS = ("voxfs-cold", "voxfs-disk", "tensorstore")
 LAYER = "/seg/bench"
@@ -78,6 +79,14 @@ def seg_like(X: int, Y: int, z0: int, Z: int, seed: int = 3) -> np.ndarray:
     return np.where(edge, np.uint64(0), ids).astype(np.uint64)
 
 
+def sharding_spec(hash_: str = "murmurhash3_x86_128", preshift_bits: int = 0, minishard_bits: int = 2,
+                  shard_bits: int = 2) -> dict:
+    """The volume's ``sharding`` (gzip minishard indexes and data); the defaults make 4 shard files."""
+    return {"@type": "neuroglancer_uint64_sharded_v1", "hash": hash_, "preshift_bits": preshift_bits,
+            "minishard_bits": minishard_bits, "shard_bits": shard_bits,
+            "minishard_index_encoding": "gzip", "data_encoding": "gzip"}
+
+
 def write_volume(path: Path, size, chunk, block, sharding: dict) -> dict:
     import tensorstore as ts
 
@@ -100,31 +109,6 @@ def write_volume(path: Path, size, chunk, block, sharding: dict) -> dict:
 
 
 # ---------------------------------------------------------------- readers
-
-def read_all_npy(scale_dir: Path, jobs: int) -> tuple:
-    names = sorted(n for n in os.listdir(scale_dir) if n.startswith("z") and n.endswith(".npy"))
-
-    def cat(name: str) -> int:
-        n = 0
-        b = memoryview(bytearray(1 << 20))
-        with open(scale_dir / name, "rb", buffering=0) as f:
-            while True:
-                k = f.readinto(b)
-                if not k:
-                    return n
-                n += k
-
-    if jobs > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(jobs) as ex:
-            return len(names), sum(ex.map(cat, names))
-    return len(names), sum(cat(n) for n in names)
-
-
-def stats(mp: Path) -> dict:
-    return json.loads((mp / ".voxfs" / "stats.json").read_bytes())
-
 
 # ---------------------------------------------------------------- main
 
@@ -159,9 +143,7 @@ def main() -> int:
     nvox = X * Y * Z
     grid = [math.ceil(s / c) for s, c in zip(args.size, args.chunk)]
     nchunks = grid[0] * grid[1] * grid[2]
-    sharding = {"@type": "neuroglancer_uint64_sharded_v1", "hash": args.hash, "preshift_bits": args.preshift_bits,
-                "minishard_bits": args.minishard_bits, "shard_bits": args.shard_bits,
-                "minishard_index_encoding": "gzip", "data_encoding": "gzip"}
+    sharding = sharding_spec(args.hash, args.preshift_bits, args.minishard_bits, args.shard_bits)
     times: dict[str, list[float]] = {r: [] for r in readers}
     cold_requests: list[dict] = []
     ts_requests: list[dict] = []
@@ -196,13 +178,13 @@ def main() -> int:
                 drop_page_cache()
                 with P.VoxfsMount(cfg, mp, *mem_args, log_file=work / "voxfs.log", binary=args.voxfs) as m:
                     scale_dir = m.mountpoint / LAYER.lstrip("/") / key
-                    full0 = stats(m.mountpoint)
+                    full0 = voxfs_stats(m.mountpoint)
                     s0 = full0["network"]
                     alog.mark()
                     t0 = time.perf_counter()
-                    nfiles, nbytes = read_all_npy(scale_dir, args.jobs)
+                    nfiles, nbytes = read_all(scale_dir, "npy", args.jobs)
                     dt = time.perf_counter() - t0
-                    full1 = stats(m.mountpoint)
+                    full1 = voxfs_stats(m.mountpoint)
                     s1 = full1["network"]
                     ng = alog.since()
                     req = {"requests": s1["requests"] - s0["requests"],
@@ -226,24 +208,20 @@ def main() -> int:
                           f"nginx {ng})", file=sys.stderr)
                     if rep == 0 and not args.no_verify:
                         ref = read_tensorstore(url)
-                        width = len(str(Z - 1))
-                        bad = []
-                        for z in sorted({0, Z // 2, Z - 1}):
-                            got = np.load(scale_dir / f"z{z:0{width}d}.npy")
-                            if got.dtype != np.uint64 or not np.array_equal(got, ref[:, :, z, 0].T):
-                                bad.append(z)
-                        notes.append("check: z " + ", ".join(str(z) for z in sorted({0, Z // 2, Z - 1}))
+                        zs = sorted({0, Z // 2, Z - 1})
+                        bad = [z for z in zs if compare_slice(scale_dir, "npy", z, ref[:, :, z, 0].T)]
+                        notes.append("check: z " + ", ".join(map(str, zs))
                                      + (" identical to tensorstore" if not bad else f" MISMATCH at z {bad}"))
                         del ref
                 if "voxfs-disk" in times:
                     dropped = drop_page_cache()
                     with P.VoxfsMount(cfg, mp, *mem_args, log_file=work / "voxfs.log", binary=args.voxfs) as m:
                         scale_dir = m.mountpoint / LAYER.lstrip("/") / key
-                        s0 = stats(m.mountpoint)
+                        s0 = voxfs_stats(m.mountpoint)
                         t0 = time.perf_counter()
-                        nfiles, nbytes = read_all_npy(scale_dir, args.jobs)
+                        nfiles, nbytes = read_all(scale_dir, "npy", args.jobs)
                         dt = time.perf_counter() - t0
-                        s1 = stats(m.mountpoint)
+                        s1 = voxfs_stats(m.mountpoint)
                     times["voxfs-disk"].append(dt)
                     fetched = s1["network"]["bytes_fetched"] - s0["network"]["bytes_fetched"]
                     hits = s1["disk"]["counters"]["hits"] - s0["disk"]["counters"]["hits"]

@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from nginx_server import NginxServer  # noqa: E402
 import voxfs_proc as P  # noqa: E402
-from common import default_voxfs, drop_page_cache, read_tensorstore, selected_readers, triple  # noqa: E402
+from common import (compare_slice, default_voxfs, drop_page_cache, read_all, read_tensorstore,  # noqa: E402
+                    selected_readers, triple, voxfs_stats)
 
 READERS = ("voxfs-cold", "voxfs-warm", "voxfs-disk", "cloudvolume", "tensorstore")
 
@@ -78,43 +79,22 @@ def write_volume(path: Path, size, chunk, quality: int) -> dict:
 
 # ---------------------------------------------------------------- readers
 
-def read_all_png(scale_dir: Path, jobs: int) -> int:
-    names = sorted(n for n in os.listdir(scale_dir) if n.endswith(".png"))
-    buf = bytearray(1 << 20)
+def open_cloudvolume(url: str):
+    from cloudvolume import CloudVolume
 
-    def cat(name: str) -> int:
-        n = 0
-        b = memoryview(bytearray(1 << 20)) if jobs > 1 else memoryview(buf)
-        with open(scale_dir / name, "rb", buffering=0) as f:
-            while True:
-                k = f.readinto(b)
-                if not k:
-                    return n
-                n += k
-
-    if jobs > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(jobs) as ex:
-            return sum(ex.map(cat, names))
-    return sum(cat(n) for n in names)
+    return CloudVolume("precomputed://" + url, mip=0, progress=False, cache=False, parallel=1)
 
 
 def read_cloudvolume(url: str) -> np.ndarray:
-    from cloudvolume import CloudVolume
-
-    vol = CloudVolume("precomputed://" + url, mip=0, progress=False, cache=False, parallel=1)
+    """The whole of mip 0 with CloudVolume's cache off."""
+    vol = open_cloudvolume(url)
     return np.asarray(vol[vol.bounds.to_slices()])
 
 
-def verify_png(scale_dir: Path, ref_slice_yx: np.ndarray, z: int, width: int) -> str:
-    from PIL import Image
-
-    got = np.asarray(Image.open(scale_dir / f"z{z:0{width}d}.png"))
-    if got.shape != ref_slice_yx.shape:
-        return f"MISMATCH shape {got.shape} != {ref_slice_yx.shape}"
-    d = int(np.abs(got.astype(np.int16) - ref_slice_yx).max())
-    return "ok (identical to tensorstore)" if d == 0 else f"max abs diff {d} vs tensorstore"
+def read_cloudvolume_slices(vol) -> int:
+    """Every z-slice of an ``open_cloudvolume()`` volume, ``vol[:, :, z]`` one after another (cache off,
+    so each slice fetches and decodes its chunks again); the number of voxels read."""
+    return sum(vol[:, :, z].size for z in range(vol.bounds.minpt.z, vol.bounds.maxpt.z))
 
 
 # ---------------------------------------------------------------- main
@@ -175,7 +155,7 @@ def main() -> int:
                     scale_dir = m.mountpoint / "em" / key
                     for reader in ("voxfs-cold", "voxfs-warm"):
                         t0 = time.perf_counter()
-                        nbytes = read_all_png(scale_dir, args.jobs)
+                        _, nbytes = read_all(scale_dir, "png", args.jobs)
                         dt = time.perf_counter() - t0
                         if reader in times:
                             times[reader].append(dt)
@@ -185,7 +165,8 @@ def main() -> int:
                     if rep == 0 and not args.no_verify:
                         ref = read_tensorstore(url)
                         z = Z // 2
-                        notes.append(f"check z={z}: " + verify_png(scale_dir, ref[:, :, z, 0].T, z, len(str(Z - 1))))
+                        notes.append(f"check z={z}: " + (compare_slice(scale_dir, "png", z, ref[:, :, z, 0].T)
+                                                          or "ok (identical to tensorstore)"))
                         del ref
                 if "voxfs-disk" in times:
                     # A new process on the same cache directory, page cache dropped: every
@@ -194,9 +175,9 @@ def main() -> int:
                     with P.VoxfsMount(cfg, mp, log_file=work / "voxfs.log", binary=args.voxfs) as m:
                         scale_dir = m.mountpoint / "em" / key
                         t0 = time.perf_counter()
-                        nbytes = read_all_png(scale_dir, args.jobs)
+                        _, nbytes = read_all(scale_dir, "png", args.jobs)
                         dt = time.perf_counter() - t0
-                        stats = json.loads((m.mountpoint / ".voxfs" / "stats.json").read_bytes())
+                        stats = voxfs_stats(m.mountpoint)
                     times["voxfs-disk"].append(dt)
                     fetched = stats["network"]["bytes_fetched"]
                     print(f"[{rep + 1}/{args.repeat}] {'voxfs-disk':12s} {dt:7.3f}s  {nvox / dt / 1e6:8.1f} Mvox/s  "
