@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         // libdraco is C++: a small C face over it, compiled here.
         .target(name: "CDraco", linkerSettings: [.linkedLibrary("draco")]),
 
@@ -38,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "voxfs",
             dependencies: [
-                "VoxFUSE", "VoxNamespace", "VoxSources", "VoxTransport", "VoxDemo",
+                "VoxFUSE", "VoxNamespace", "VoxSources", "VoxTransport", "VoxDemo", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,6 +156,16 @@ def parse_size(s: str) -> int:
         return int(float(num))
     base = 1000 if b and not binary else 1024
     return int(float(num) * base ** ("kmgt".index(unit.lower()) + 1))
+
+
+_ndirs = itertools.count(1)
+
+
+def fresh_dir(parent: Path, name: str) -> Path:
+    """``parent/name-N``, N new for each call in this process; whatever an earlier run left there removed."""
+    d = Path(parent) / f"{name}-{next(_ndirs)}"
+    shutil.rmtree(d, ignore_errors=True)
+    return d
 
 
 def one_line(e: BaseException, work: Path | None = None) -> str:

@@ -120,9 +120,11 @@ enum DiskEntryCodec {
         // Trust no length from the file before allocating: the zstd frame states its own size.
         let frameSize = payload.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
         guard frameSize == UInt64(header.rawLength) else { throw Corrupt(description: "content size mismatch") }
-        var raw = [UInt8](repeating: 0, count: header.rawLength)
-        let produced = payload.withUnsafeBytes { src in
-            raw.withUnsafeMutableBytes { dst in ZSTD_decompress(dst.baseAddress, dst.count, src.baseAddress, src.count) }
+        // Not zero-filled first: on success zstd has written exactly rawLength bytes.
+        var produced = 0
+        let raw = [UInt8](unsafeUninitializedCapacity: header.rawLength) { dst, initialized in
+            produced = payload.withUnsafeBytes { src in ZSTD_decompress(dst.baseAddress, dst.count, src.baseAddress, src.count) }
+            initialized = dst.count
         }
         guard ZSTD_isError(produced) == 0, produced == header.rawLength else { throw Corrupt(description: "zstd payload does not decode") }
         return .bytes(raw)

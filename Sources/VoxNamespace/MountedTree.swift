@@ -18,6 +18,8 @@ public struct MemoryBudget: Sendable {
     public let inFlight: ByteLimiter
     /// Bytes of decoded chunks that may wait to be written to the disk cache.
     public let diskWriteBuffer: Int
+    /// What the parts leave of the usable budget: free memory the allocator may keep.
+    public let allocatorSlack: Int
 
     /// Headroom that is not the caches': the runtime and libraries, and the reply buffers of
     /// concurrent reads (a few MiB each).
@@ -36,6 +38,7 @@ public struct MemoryBudget: Sendable {
         pngBands = MemoryCache(capacity: usable / 16)
         metadata = MemoryCache(capacity: usable / 32)
         diskWriteBuffer = usable / 16
+        allocatorSlack = usable - (usable / 8 * 3 + usable / 8 + usable / 4 + usable / 16 * 2 + usable / 32)
     }
 
     /// A 1 MiB kernel readahead nearly doubles sequential reads through FUSE, but the kernel

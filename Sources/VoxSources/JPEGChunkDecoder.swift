@@ -21,11 +21,14 @@ public struct JPEGChunkDecoder: ChunkDecoder {
             throw ChunkDecodeError("jpeg is \(width)x\(height), expected \(shape.x)x\(shape.y * shape.z) for shape \(shape)")
         }
         let format = layout.channelCount == 1 ? TJPF_GRAY : TJPF_RGB
-        var pixels = [UInt8](repeating: 0, count: layout.decodedByteCount)
-        let status = bytes.withUnsafeBufferPointer { src in
-            pixels.withUnsafeMutableBufferPointer { dst in
+        // Not zero-filled first: a decode that returns 0 has written every pixel (warnings,
+        // such as a truncated stream, return -1).
+        var status: Int32 = -1
+        let pixels = [UInt8](unsafeUninitializedCapacity: layout.decodedByteCount) { dst, initialized in
+            status = bytes.withUnsafeBufferPointer { src in
                 tjDecompress2(handle.raw, src.baseAddress, UInt(bytes.count), dst.baseAddress, width, 0, height, format.rawValue, TJFLAG_ACCURATEDCT)
             }
+            initialized = dst.count
         }
         guard status == 0 else { throw ChunkDecodeError("jpeg decode: \(Self.message(handle))") }
         return layout.deinterleave(pixels)

@@ -66,6 +66,7 @@ enum MountService {
     ) throws {
         let environment = ProcessInfo.processInfo.environment
         let budget = MemoryBudget(bytes: memoryBytes)
+        AllocatorTuning.keepLargeBuffers(budget)
         let disk = try CacheLocation.open(directory: config.cacheDirectory, size: config.cacheSize, writeBuffer: budget.diskWriteBuffer)
         let served = ServedCounters()
         let identity = MountStatistics.Identity(config: configPath, mounts: config.mounts.map(\.path), pid: Int(getpid()))

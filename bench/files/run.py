@@ -52,7 +52,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
 from common import (AccessLog, ListingNginx, P, PinnedFile, RcloneMount, close_leftover_voxfs,  # noqa: E402
-                    default_voxfs, drop_page_cache, one_line, parse_size, peak_rss, raise_on_termination)
+                    default_voxfs, drop_page_cache, fresh_dir, one_line, parse_size, peak_rss,
+                    raise_on_termination)
 
 WORKLOADS = {  # workload -> tools, in the order of the first repetition
     "file-seq": ("voxfs", "curl", "rclone-off", "rclone-full"),
@@ -189,15 +190,11 @@ class Bench:
         rng = random.Random(args.seed)
         pages = self.size // PAGE
         self.offsets = [p * PAGE for p in rng.sample(range(pages), min(args.rand_reads, pages))]
-        self.ndirs = 0
 
     # ---- mounts
 
     def fresh_dir(self, name: str) -> Path:
-        self.ndirs += 1
-        d = self.work / f"{name}-{self.ndirs}"
-        shutil.rmtree(d, ignore_errors=True)
-        return d
+        return fresh_dir(self.work, name)
 
     def voxfs(self, cache: Path):
         """A voxfs mount of the listing (or the one file) with disk cache ``cache``; the path of the file in it."""
