@@ -140,9 +140,10 @@ public final class PrecomputedVolume: VolumeSource {
         let chunkRows = (rows.lowerBound / chunk.y)...((rows.upperBound - 1) / chunk.y)
         let chunkColumns = (columns.lowerBound / chunk.x)...((columns.upperBound - 1) / chunk.x)
         let cells = chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz) } }
-        if isWalkingInOrder(scale: index, z: z), gz + 1 < scale.gridSize.z, layerFitsTwice(scale) {
-            prefetch(scale: index, cells: chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz + 1) } })
-        }
+        let nextLayer = chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz + 1) } }
+        let walking = isWalkingInOrder(scale: index, z: z) && gz + 1 < scale.gridSize.z
+        let fitsTwice = layerFitsTwice(scale)
+        if walking && fitsTwice { prefetch(scale: index, cells: nextLayer) }
         // All chunks of the rows at once; the mount-wide byte limiter, not this loop, bounds memory.
         let chunkBytes = ChunkLayout(shape: chunk, channelCount: channelCount, dataType: dataType).decodedByteCount
         let maxTasks = 256
@@ -178,6 +179,12 @@ public final class PrecomputedVolume: VolumeSource {
             }
             if let failure { throw failure }
         }
+        if walking && (z - scale.voxelOffset.z) % chunk.z == chunk.z - 1 {
+            // The layer's last plane: an in-order reader is done with these chunks, so they go
+            // first, and when two layers do not fit, their rows of the next layer load now.
+            for cell in cells { cache.demote(chunkKey(scale: scale, cell: cell)) }
+            if !fitsTwice { prefetch(scale: index, cells: nextLayer) }
+        }
         return output
     }
 
@@ -196,8 +203,8 @@ public final class PrecomputedVolume: VolumeSource {
         }
     }
 
-    /// Whether the memory tier holds this chunk layer and the next: prefetching a layer that
-    /// does not fit would evict the chunks the reader is still using.
+    /// Whether the memory tier holds this chunk layer and the next: prefetching a whole layer
+    /// that does not fit would evict the chunks the reader is still using.
     private func layerFitsTwice(_ scale: ScaleGeometry) -> Bool {
         let layer = scale.gridSize.x * scale.gridSize.y
             * ChunkLayout(shape: scale.chunkSize, channelCount: channelCount, dataType: dataType).decodedByteCount
