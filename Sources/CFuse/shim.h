@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
-#include <malloc.h>
 
 // fuse_session_loop_mt is a macro over a versioned symbol in libfuse 3.12+.
 static inline int voxfs_fuse_session_loop_mt(struct fuse_session *se, unsigned int max_idle_threads) {
@@ -31,7 +30,4 @@ static inline void voxfs_fi_set_cache_readdir(struct fuse_file_info *fi) { fi->c
 static inline int voxfs_fi_flags(const struct fuse_file_info *fi) { return fi->flags; }
 static inline uint64_t voxfs_fi_fh(const struct fuse_file_info *fi) { return fi->fh; }
 static inline void voxfs_fi_set_fh(struct fuse_file_info *fi, uint64_t fh) { fi->fh = fh; }
-// The serving process runs many threads; with an arena per thread, memory freed on one thread
-// is not reused by another and RSS drifts far above what is live. mallopt is not in Swift's Glibc.
-static inline void voxfs_limit_malloc_arenas(int arenas) { mallopt(M_ARENA_MAX, arenas); }
 #endif

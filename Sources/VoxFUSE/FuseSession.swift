@@ -23,13 +23,12 @@ public enum FuseSession {
 
     /// - Parameters:
     ///   - options: extra `-o` options from the user.
-    ///   - largeReadahead: raise the kernel's readahead to `max_read`, when the memory budget
-    ///     has room for the larger concurrent reads it brings; else the kernel keeps 128 KiB.
+    ///   - readaheadKilobytes: the kernel's readahead for the mount (at most `max_read`);
+    ///     nil keeps the kernel's 128 KiB.
     ///   - onMounted: called once the kernel mount exists, before the loop serves requests.
     public static func run(
-        _ filesystem: FuseFilesystem, mountpoint: String, options: [String], largeReadahead: Bool, onMounted: () -> Void
+        _ filesystem: FuseFilesystem, mountpoint: String, options: [String], readaheadKilobytes: Int?, onMounted: () -> Void
     ) throws(MountError) {
-        voxfs_limit_malloc_arenas(2)
         let arguments = ["voxfs", "-o", "ro,default_permissions,fsname=voxfs,subtype=voxfs,max_read=\(FuseFilesystem.maxRead)"]
             + options.flatMap { ["-o", $0] }
         var args = fuse_args()
@@ -51,7 +50,9 @@ public enum FuseSession {
             throw MountError(description: "\(mountpoint): mount failed (is it an existing directory, and is /dev/fuse usable?)")
         }
         defer { fuse_session_unmount(session) }
-        if largeReadahead { KernelReadahead.raise(mountpoint: mountpoint, kilobytes: FuseFilesystem.maxRead >> 10) }
+        if let readaheadKilobytes {
+            KernelReadahead.set(mountpoint: mountpoint, kilobytes: min(readaheadKilobytes, FuseFilesystem.maxRead >> 10))
+        }
         onMounted()
         _ = voxfs_fuse_session_loop_mt(session, 8)
     }

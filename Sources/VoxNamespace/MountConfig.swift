@@ -203,6 +203,18 @@ public struct MountConfig: Sendable, Equatable {
         }
     }
 
+    /// The kernel readahead (KiB) that suits these mounts, if the memory budget allows more
+    /// than the kernel's 128 KiB. Sequential reads of plain files run twice as fast at 1 MiB
+    /// as at 128 KiB (fewer round trips through the daemon). Volume files are bound by
+    /// decoding, or by FUSE at 256 KiB already (a segmentation's disk-cache pass is as fast
+    /// as at 1 MiB, and 20% slower at 128 KiB), while every page fault in a mapped
+    /// `volume.npy` reads around by the readahead: a 512×512×32 region took 201 chunk fetches
+    /// (0.53 s) at 1 MiB and 121 (0.35 s) at 256 KiB.
+    public func kernelReadaheadKilobytes(budget: MemoryBudget) -> Int? {
+        guard budget.allowsLargeKernelReadahead else { return nil }
+        return mounts.contains { $0.source.format == .files || $0.source.format == .hdf5grid } ? 1024 : 256
+    }
+
     public init(mounts: [Mount], cacheDirectory: String? = nil, cacheSize: Int? = nil) {
         self.mounts = mounts
         self.cacheDirectory = cacheDirectory

@@ -41,9 +41,9 @@ public struct MemoryBudget: Sendable {
         allocatorSlack = usable - (usable / 8 * 3 + usable / 8 + usable / 4 + usable / 16 * 2 + usable / 32)
     }
 
-    /// A 1 MiB kernel readahead nearly doubles sequential reads through FUSE, but the kernel
-    /// then keeps up to 12 reads of up to 1 MiB in flight, each with its reply buffers:
-    /// about 50 MiB more at peak, which the smallest budgets cannot spare.
+    /// A larger kernel readahead speeds up sequential reads through FUSE, but the kernel then
+    /// keeps up to 12 reads of up to 1 MiB in flight, each with its reply buffers: about
+    /// 50 MiB more at peak, which the smallest budgets cannot spare.
     public var allowsLargeKernelReadahead: Bool { bytes >= 384 << 20 }
 
     func sourceCaches(disk: DiskCache?) -> SourceCaches {

@@ -66,7 +66,7 @@ enum MountService {
     ) throws {
         let environment = ProcessInfo.processInfo.environment
         let budget = MemoryBudget(bytes: memoryBytes)
-        AllocatorTuning.keepLargeBuffers(budget)
+        AllocatorTuning.apply(budget)
         let disk = try CacheLocation.open(directory: config.cacheDirectory, size: config.cacheSize, writeBuffer: budget.diskWriteBuffer)
         let served = ServedCounters()
         let identity = MountStatistics.Identity(config: configPath, mounts: config.mounts.map(\.path), pid: Int(getpid()))
@@ -77,7 +77,7 @@ enum MountService {
         }
         let filesystem = FuseFilesystem(root: root, served: served)
         try FuseSession.run(filesystem, mountpoint: mountpoint, options: fuseOptions,
-                            largeReadahead: budget.allowsLargeKernelReadahead) {
+                            readaheadKilobytes: config.kernelReadaheadKilobytes(budget: budget)) {
             Log.info("mounted \(config.mounts.map(\.path).joined(separator: ", ")) at \(mountpoint), cache \(disk.directory)")
             readiness.ready()
         }

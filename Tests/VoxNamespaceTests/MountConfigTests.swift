@@ -128,4 +128,19 @@ import VoxNamespace
         #expect(ByteSize.parse("-1GiB") == nil)
         #expect(ByteSize.parse("big") == nil)
     }
+
+    @Test func readaheadSuitsTheMounts() throws {
+        let volumes = try MountConfig.parse("""
+            mounts:
+              /em: precomputed://http://127.0.0.1:8080/em
+            """)
+        let withFiles = try MountConfig.parse("""
+            mounts:
+              /em: precomputed://http://127.0.0.1:8080/em
+              /files: http://127.0.0.1:8080/files/
+            """)
+        #expect(volumes.kernelReadaheadKilobytes(budget: MemoryBudget()) == 256)
+        #expect(withFiles.kernelReadaheadKilobytes(budget: MemoryBudget()) == 1024)
+        #expect(withFiles.kernelReadaheadKilobytes(budget: MemoryBudget(bytes: 128 << 20)) == nil)
+    }
 }
