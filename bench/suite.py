@@ -267,8 +267,10 @@ class Suite:
                  ("slices-cold", "tensorstore-whole"), "cold, as in slices-cold"),
         ]
         W["region"] = [
-            Tool("voxfs", "slices", "Mvoxel/s", region_mvox, self.region_voxfs,
+            Tool("voxfs", "slices", "Mvoxel/s", region_mvox, lambda: self.region_voxfs(cutout=False),
                  what="fresh mount; `np.load(volume.npy, mmap_mode='r')[z0:z1, y0:y1, x0:x1]`"),
+            Tool("voxfs-cutout", "slices", "Mvoxel/s", region_mvox, lambda: self.region_voxfs(cutout=True),
+                 what="fresh mount; `np.load(cutout/x0-x1_y0-y1_z0-z1.npy)`: the region as one file"),
             Tool("cloudvolume", "slices", "Mvoxel/s", region_mvox, lambda: self.region_peer("cloudvolume"),
                  what="`vol[x0:x1, y0:y1, z0:z1]`"),
             Tool("tensorstore", "slices", "Mvoxel/s", region_mvox, lambda: self.region_peer("tensorstore"),
@@ -502,16 +504,20 @@ class Suite:
         if bad:
             raise RuntimeError(f"wrong data: {bad}")
 
-    def region_voxfs(self) -> tuple:
+    def region_voxfs(self, cutout: bool) -> tuple:
         (x0, y0, z0), (rx, ry, rz) = self.region()
         C.drop_page_cache()
         with self.scratch("voxfs-cache") as cache, \
                 self.voxfs_mount({self.em.mount: "precomputed://" + self.em.url}, cache) as m:
+            scale = m.mountpoint / "em" / self.em.key
             t0 = time.perf_counter()
-            a = np.load(m.mountpoint / "em" / self.em.key / "volume.npy", mmap_mode="r")
-            got = np.array(a[z0:z0 + rz, y0:y0 + ry, x0:x0 + rx])
+            if cutout:
+                got = np.load(scale / "cutout" / f"{x0}-{x0 + rx}_{y0}-{y0 + ry}_{z0}-{z0 + rz}.npy")
+            else:
+                a = np.load(scale / "volume.npy", mmap_mode="r")
+                got = np.array(a[z0:z0 + rz, y0:y0 + ry, x0:x0 + rx])
+                del a
             dt = time.perf_counter() - t0
-            del a
             s = C.voxfs_stats(m.mountpoint)["network"]
         self.region_check(got)
         return dt, {"requests": s["requests"], "fetched_MB": s["bytes_fetched"] / 1e6}

@@ -22,11 +22,26 @@ struct PNGLayout: Sendable {
     let bands: [Band]
     let size: Int
 
-    init(height: Int, rowBytes: Int, rowAlignment: Int, targetBandBytes: Int = 1 << 20) {
+    static let targetBandBytes = 1 << 20
+
+    /// Rows per band: up to a chunk row, and about `targetBandBytes` of scanlines.
+    private static func bandRows(rowBytes: Int, rowAlignment: Int) -> Int {
+        max(1, min(rowAlignment, targetBandBytes / (rowBytes + 1)))
+    }
+
+    /// How many bands `init` would make, computed without making them.
+    static func bandCount(height: Int, rowBytes: Int, rowAlignment: Int) -> Int {
+        let rows = bandRows(rowBytes: rowBytes, rowAlignment: rowAlignment)
+        func bands(_ chunkRowHeight: Int) -> Int { (chunkRowHeight + rows - 1) / rows }
+        return height / rowAlignment * bands(rowAlignment) + bands(height % rowAlignment)
+    }
+
+    init(height: Int, rowBytes: Int, rowAlignment: Int) {
         self.rowBytes = rowBytes
         let scanline = rowBytes + 1
-        let bandRows = max(1, min(rowAlignment, targetBandBytes / scanline))
+        let bandRows = Self.bandRows(rowBytes: rowBytes, rowAlignment: rowAlignment)
         var bands: [Band] = []
+        bands.reserveCapacity(Self.bandCount(height: height, rowBytes: rowBytes, rowAlignment: rowAlignment))
         var offset = Self.signatureAndHeaderLength
         var chunkRowStart = 0
         while chunkRowStart < height {

@@ -21,11 +21,22 @@ public final class PNGTemplate: Sendable {
         }
     }
 
+    /// Most bands a plane may have: the band table costs about 40 bytes a band, held for
+    /// every scale of a mount. Real shapes stay far below (a 192k x 131k plane with 64-row
+    /// chunks has 26k bands); a hostile info with 16M one-row chunk rows would take 850 MB.
+    static let maxBands = 1 << 20
+
     /// - Parameter rowAlignment: bands never cross a multiple of this row (the chunk height).
+    /// - Returns: nil when the type has no exact PNG form, or the shape would need more than
+    ///   `maxBands` bands.
     public init?(width: Int, height: Int, dataType: DataType, channels: Int, rowAlignment: Int) {
         guard let (colorType, bitDepth) = Self.colorType(dataType: dataType, channels: channels) else { return nil }
+        let rowBytes = width * channels * dataType.byteWidth
+        guard rowAlignment > 0, PNGLayout.bandCount(height: height, rowBytes: rowBytes, rowAlignment: rowAlignment) <= Self.maxBands else {
+            return nil
+        }
         self.bitDepth = bitDepth
-        self.layout = PNGLayout(height: height, rowBytes: width * channels * dataType.byteWidth, rowAlignment: rowAlignment)
+        self.layout = PNGLayout(height: height, rowBytes: rowBytes, rowAlignment: rowAlignment)
         var ihdr = PNGChunkWriter()
         ihdr.u32(UInt32(width))
         ihdr.u32(UInt32(height))

@@ -103,4 +103,14 @@ import VoxSources
         #expect(PNGTemplate(width: 5, height: 4, dataType: .float32, channels: 1, rowAlignment: 1) == nil)
         #expect(PNGTemplate(width: 5, height: 4, dataType: .uint8, channels: 2, rowAlignment: 1) == nil)
     }
+
+    @Test func bandCountIsKnownBeforeTheTableIsMade() {
+        for (height, rowBytes, alignment) in [(170, 300, 64), (1000, 900_000, 7), (5, 3, 10), (4096, 2 << 20, 1)] {
+            let layout = PNGLayout(height: height, rowBytes: rowBytes, rowAlignment: alignment)
+            #expect(layout.bands.count == PNGLayout.bandCount(height: height, rowBytes: rowBytes, rowAlignment: alignment))
+        }
+        // A hostile shape: 16M one-row chunk rows would need 16M bands; no PNG form is offered.
+        #expect(PNGTemplate(width: 1, height: 1 << 24, dataType: .uint8, channels: 1, rowAlignment: 1) == nil)
+        #expect(PNGTemplate(width: 1, height: 1 << 20, dataType: .uint8, channels: 1, rowAlignment: 1) != nil)
+    }
 }
