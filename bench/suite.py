@@ -54,11 +54,12 @@ def _load(name: str):
 
 slices_bench, seg_bench, files_bench = _load("slices"), _load("seg"), _load("files")
 
-WORKLOADS = ("slices-cold", "slices-warm", "region", "seg-cold", "file-seq", "file-rand4k", "ls", "memory", "limits")
+WORKLOADS = ("slices-cold", "slices-warm", "region", "seg-cold", "file-seq", "file-rand4k", "file-warm", "ls", "memory",
+             "limits")
 GROUPS = {  # fixture group -> the workloads that need it
     "slices": ("slices-cold", "slices-warm", "region", "memory", "limits"),
     "seg": ("seg-cold",),
-    "files": ("file-seq", "file-rand4k", "memory", "limits"),
+    "files": ("file-seq", "file-rand4k", "file-warm", "memory", "limits"),
     "ls": ("ls",),
 }
 DEFAULTS = {  # option -> (default, --quick)
@@ -157,6 +158,8 @@ def targets() -> list:
         Target("file-seq cold / curl", ("file-seq", "voxfs"), ("file-seq", "curl"), 0.8),
         Target("file-seq cold / rclone-off", ("file-seq", "voxfs"), ("file-seq", "rclone-off"), 2.0),
         Target("file-rand4k cold / rclone-off", ("file-rand4k", "voxfs"), ("file-rand4k", "rclone-off"), 1.5),
+        Target("file-warm (disk cache) / rclone-full warm (issue 4)", ("file-warm", "voxfs"), ("file-warm", "rclone-full"),
+               2.0),
         Target("ls: voxfs time / raw listing time", ("ls", "voxfs"), ("ls", "raw"), 1.5, "time"),
         Target("seg-cold / tensorstore-slices", ("seg-cold", "voxfs-npy"), ("seg-cold", "tensorstore-slices"), 1.0),
         Target("seg-cold / tensorstore-whole", ("seg-cold", "voxfs-npy"), ("seg-cold", "tensorstore-whole"), 1.0),
@@ -296,6 +299,9 @@ class Suite:
                             for t, w in (("voxfs", f"fresh mount; {nreads} `pread`s of 4 KiB at random offsets"),
                                          ("rclone-off", "the same through `rclone mount --vfs-cache-mode off`"),
                                          ("rclone-full", "the same with `--vfs-cache-mode full`"))]
+        W["file-warm"] = [Tool(t, "files", "MiB/s", file_mib, lambda t=t: self.file_run("warm", t), what=w) for t, w in (
+            ("voxfs", "`dd` once, remount on the same cache dir, drop the page cache, `dd bs=1M` again (timed)"),
+            ("rclone-full", "the same with `--vfs-cache-mode full` and the same `--cache-dir`"))]
         n = a.ls_entries
         W["ls"] = [
             Tool("voxfs", "ls", "entries/s", n, self.ls_voxfs,
@@ -572,7 +578,7 @@ class Suite:
     def file_run(self, kind: str, tool: str) -> tuple:
         """bench/files' cold runs (they drop the page cache themselves)."""
         self.alog.mark()
-        dt, rss = self.files.seq(tool) if kind == "seq" else (self.files.rand4k(tool)[0], None)
+        dt, rss = {"seq": self.files.seq, "rand4k": self.files.rand4k, "warm": self.files.warm}[kind](tool)
         for d in self.files.work.glob("*-cache-*"):
             shutil.rmtree(d, ignore_errors=True)
         return dt, {"rss": rss, "served_MiB": self.alog.since()["bytes"] / MiB}
