@@ -48,6 +48,18 @@ import Testing
         #expect(try reopened.usage().entries == 2)
     }
 
+    @Test func writesMakeAgainAShardDirectoryRemovedBehindTheirBack() async throws {
+        let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        let objects = directory + "/objects"
+        #expect(try FileManager.default.contentsOfDirectory(atPath: objects).count == 256)
+        for name in try FileManager.default.contentsOfDirectory(atPath: objects) {
+            try FileManager.default.removeItem(atPath: objects + "/" + name)
+        }
+        await cache.store("a", .bytes(bytes(1)))
+        cache.flush()
+        #expect(cache.read("a") == .bytes(bytes(1)))
+    }
+
     @Test func corruptEntriesAreDroppedNeverServed() async throws {
         let cache = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
         await cache.store("a", .bytes(bytes(1)))
