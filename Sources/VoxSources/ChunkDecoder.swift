@@ -21,6 +21,14 @@ public struct ChunkLayout: Sendable {
 /// others register beside them.
 public protocol ChunkDecoder: Sendable {
     func decode(_ bytes: [UInt8], layout: ChunkLayout) throws -> [UInt8]
+    /// Whether the disk cache should keep the stored bytes rather than the decoded voxels:
+    /// true where decoding costs less than the disk tier's zstd round trip of the voxels
+    /// and the stored form is far smaller.
+    var cachesStoredBytes: Bool { get }
+}
+
+extension ChunkDecoder {
+    public var cachesStoredBytes: Bool { false }
 }
 
 /// The decoders by precomputed `encoding` name.

@@ -96,27 +96,33 @@ public final class PrecomputedVolume: VolumeSource {
         let decoded = try await cache.value(for: key, cost: { $0.cost }) { [self] in
             let (begin, end) = scale.chunkBounds(cell)
             let layout = ChunkLayout(shape: end - begin, channelCount: channelCount, dataType: dataType)
-            switch await disk?.load(key) {
+            let decoder = decoders[index]
+            // The two forms never share a key: stored bytes are never taken for voxels.
+            let diskKey = decoder.cachesStoredBytes ? key + "|stored" : key
+            switch await disk?.load(diskKey) {
             case .missing?: return DecodedChunk(shape: layout.shape, voxels: nil)
+            case let .bytes(stored)? where decoder.cachesStoredBytes:
+                if let voxels = try? decoder.decode(stored, layout: layout) { return DecodedChunk(shape: layout.shape, voxels: voxels) }
             case let .bytes(voxels)? where voxels.count == layout.decodedByteCount:
                 return DecodedChunk(shape: layout.shape, voxels: voxels)
             case .bytes?, nil: break  // a wrong length cannot be this chunk: fetch it again
             }
-            guard let stored = try await readers[index].storedChunk(scale: scale, cell: cell) else {
-                await disk?.store(key, .missing)
+            guard var stored = try await readers[index].storedChunk(scale: scale, cell: cell) else {
+                await disk?.store(diskKey, .missing)
                 return DecodedChunk(shape: layout.shape, voxels: nil)
             }
             let voxels: [UInt8]
-            do { voxels = try decoders[index].decode(stored, layout: layout) } catch {
+            do { voxels = try decoder.decode(stored, layout: layout) } catch {
                 // Bytes damaged on the way decode differently when fetched again; bytes
                 // damaged at the source fail the same way twice.
                 guard let again = try await readers[index].storedChunk(scale: scale, cell: cell), again != stored,
-                      let decoded = try? decoders[index].decode(again, layout: layout)
+                      let decoded = try? decoder.decode(again, layout: layout)
                 else { throw SourceError.corruptChunk("\(error)", url: readers[index].describe(scale: scale, cell: cell)) }
                 Log.info("chunk \(readers[index].describe(scale: scale, cell: cell)) decoded only when fetched again (\(error))")
                 voxels = decoded
+                stored = again
             }
-            await disk?.store(key, .bytes(voxels))
+            await disk?.store(diskKey, .bytes(decoder.cachesStoredBytes ? stored : voxels))
             return DecodedChunk(shape: layout.shape, voxels: voxels)
         }
         if decoded.voxels == nil && !fillMissing {

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import VoxCache
+import VoxTransport
 import VoxSources
 
 @Suite struct CompressedSegmentationTests {
@@ -24,6 +26,29 @@ import VoxSources
         let decoded = try CompressedSegmentationDecoder(blockSize: block)
             .decode(encoded, layout: ChunkLayout(shape: shape, channelCount: 1, dataType: dataType))
         #expect(decoded == raw)
+    }
+
+    /// The disk tier keeps the stored stream, not the voxels: a new mount decodes it again
+    /// with the chunk gone from the server (it looks only under the stored form's key).
+    @Test func theDiskCacheKeepsTheStoredForm() async throws {
+        let (encoded, raw) = try fixture("u64_mixed")
+        let info = #"{"type": "segmentation", "data_type": "uint64", "num_channels": 1, "scales": [{"key": "s", "size": [6, 5, 3], "#
+            + #""voxel_offset": [0, 0, 0], "chunk_sizes": [[6, 5, 3]], "resolution": [1, 1, 1], "encoding": "compressed_segmentation", "#
+            + #""compressed_segmentation_block_size": [4, 4, 2]}]}"#
+        let store = MemoryStore(["info": Array(info.utf8), "s/0-6_0-5_0-3": encoded])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voxfs-cseg-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let disk = try DiskCache(directory: directory, capacity: 1 << 24, minimumFreeBytes: 0)
+        func caches() -> SourceCaches {
+            SourceCaches(chunks: MemoryCache(capacity: 1 << 20), metadata: MemoryCache(capacity: 1 << 20), disk: disk,
+                         inFlight: ByteLimiter(capacity: 1 << 20))
+        }
+        let first = try await PrecomputedVolume.open(store: store, caches: caches())
+        #expect(try await first.chunk(scale: 0, cell: Vec3(0, 0, 0)).voxels == raw)
+        disk.flush()
+        let second = try await PrecomputedVolume.open(store: store, caches: caches())
+        store.remove("s/0-6_0-5_0-3")
+        #expect(try await second.chunk(scale: 0, cell: Vec3(0, 0, 0)).voxels == raw)
     }
 
     @Test func keepsIdsAbove2To53Exactly() throws {
