@@ -43,9 +43,6 @@ public final class DiskCache: Sendable {
         self.capacity = capacity
         self.minimumFreeBytes = minimumFreeBytes
         try FileManager.default.createDirectory(atPath: directory + "/objects", withIntermediateDirectories: true)
-        // Made once here, not per write: in a new cache every one of the first 256 entries
-        // would otherwise create a directory as well as its file.
-        for shard in 0..<Self.shardCount { mkdir(Self.shardDirectory(directory, shard), 0o755) }
         let database = try SQLiteDatabase(path: directory + "/index.sqlite")
         try database.execute("""
             PRAGMA journal_mode = WAL;
@@ -61,6 +58,9 @@ public final class DiskCache: Sendable {
             """)
         self.database = Mutex(database)
         self.lookups = Mutex(try SQLiteDatabase(path: directory + "/index.sqlite"))
+        // Made once here, not per write: in a new cache every one of the first 256 entries
+        // would otherwise create a directory as well as its file.
+        for shard in 0..<Self.shardCount { mkdir(shardDirectory(shard), 0o755) }
         writer.async { [self] in removeLeftovers() }
     }
 
@@ -207,7 +207,7 @@ public final class DiskCache: Sendable {
             try Self.writeFile(temporary, head, payload)
             // A shard directory removed behind our back is made again.
             guard rename(temporary, final) == 0
-                || (errno == ENOENT && mkdir(Self.shardDirectory(directory, id % Self.shardCount), 0o755) == 0 && rename(temporary, final) == 0)
+                || (errno == ENOENT && mkdir(shardDirectory(id % Self.shardCount), 0o755) == 0 && rename(temporary, final) == 0)
             else { throw CocoaError(.fileWriteUnknown) }
             _ = try database.withLock { database in
                 try database.query("UPDATE entries SET ready = 1 WHERE id = ?", [.integer(id)])
@@ -372,12 +372,12 @@ public final class DiskCache: Sendable {
 
     /// `objects/<low byte, 2 hex digits>/<id in hex>`: 256 directories keep each one small.
     private func path(for id: Int) -> String {
-        Self.shardDirectory(directory, id % Self.shardCount) + "/" + String(id, radix: 16)
+        shardDirectory(id % Self.shardCount) + "/" + String(id, radix: 16)
     }
 
     private static let shardCount = 256
 
-    private static func shardDirectory(_ directory: String, _ shard: Int) -> String {
+    private func shardDirectory(_ shard: Int) -> String {
         let name = String(shard, radix: 16)
         return directory + "/objects/" + (name.count == 1 ? "0" : "") + name
     }

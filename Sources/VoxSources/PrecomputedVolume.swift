@@ -146,7 +146,7 @@ public final class PrecomputedVolume: VolumeSource {
         let chunkRows = (rows.lowerBound / chunk.y)...((rows.upperBound - 1) / chunk.y)
         let chunkColumns = (columns.lowerBound / chunk.x)...((columns.upperBound - 1) / chunk.x)
         let cells = chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz) } }
-        let nextLayer = chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz + 1) } }
+        var nextLayer: [Vec3] { chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz + 1) } } }
         let walking = isWalkingInOrder(scale: index, z: z) && gz + 1 < scale.gridSize.z
         let fitsTwice = layerFitsTwice(scale)
         if walking && fitsTwice { prefetch(scale: index, cells: nextLayer) }
