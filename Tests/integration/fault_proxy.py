@@ -560,14 +560,9 @@ def main(argv=None) -> int:
     proxy.configure(rates=rates, seed=a.seed, exclude_regex=a.exclude_regex, path_regex=a.path_regex,
                     skip_first=a.skip_first, stall_seconds=a.stall_seconds)
     print("LISTENING", proxy.url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        proxy.stop()
-    return 0
+    from launcher import run_until_interrupted  # beside this file when run as a script
+
+    return run_until_interrupted(proxy.stop)
 
 
 if __name__ == "__main__":

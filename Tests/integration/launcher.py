@@ -7,14 +7,19 @@ from __future__ import annotations
 import time
 
 
-def serve_until_interrupted(server, port: int, loaded: int, started: float) -> int:
-    server.start()
-    print(f"READY {port} ({loaded} objects loaded in {time.monotonic() - started:.2f}s)", flush=True)
+def run_until_interrupted(stop) -> int:
+    """Sleeps until interrupted (or terminated), then calls ``stop``; the exit status."""
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        stop()
     return 0
+
+
+def serve_until_interrupted(server, port: int, loaded: int, started: float) -> int:
+    server.start()
+    print(f"READY {port} ({loaded} objects loaded in {time.monotonic() - started:.2f}s)", flush=True)
+    return run_until_interrupted(server.stop)
