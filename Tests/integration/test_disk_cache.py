@@ -140,38 +140,9 @@ def _blocks(path) -> int:
 
 
 def disk_usage(cache_dir: Path) -> int:
-    """``du``-style bytes of the regular files under ``cache_dir`` (st_blocks * 512).
-
-    Safe to call while voxfs writes: entry subdirectories are scanned before the
-    top of objects/ (where temporary files live), so a temporary file renamed into
-    place during the scan is counted at most once (possibly not at all), never twice.
-    """
-    d = Path(cache_dir)
-    total = 0
-    objects = d / "objects"
-    try:
-        subdirs = [e.path for e in os.scandir(objects) if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        subdirs = []
-    for sd in subdirs:
-        try:
-            for e in os.scandir(sd):
-                if e.is_file(follow_symlinks=False):
-                    total += _blocks(e.path)
-        except FileNotFoundError:
-            pass
-    try:
-        for e in os.scandir(objects):
-            if e.is_file(follow_symlinks=False):
-                total += _blocks(e.path)
-    except FileNotFoundError:
-        pass
-    for r, dirs, fs in os.walk(d):
-        if Path(r) == d:
-            dirs[:] = [x for x in dirs if x != "objects"]
-        for f in fs:
-            total += _blocks(Path(r) / f)
-    return total
+    """``du``-style bytes of the regular files under ``cache_dir`` (st_blocks * 512), for a
+    cache at rest: while processes write, use ``UsageSampler``, whose readings are atomic."""
+    return sum(_blocks(f) for f in regular_files(cache_dir))
 
 
 def entry_key_region(path: Path) -> bytes:
@@ -581,11 +552,35 @@ ONE_ENTRY = (BIG_CHUNK_BYTES + BLOCK - 1) // BLOCK * BLOCK + BLOCK  # chunk + he
 ALLOWED = BOUND + ONE_ENTRY + BLOCK
 
 
-class UsageSampler:
-    """Samples disk_usage(cache_dir) in a thread; ``peak`` is the largest sample."""
+@contextmanager
+def own_filesystem(path: Path):
+    """A tmpfs mounted at ``path`` for one cache, so that its usage can be read atomically.
 
-    def __init__(self, cache_dir: Path, interval: float = 0.01):
-        self.cache_dir = cache_dir
+    Summing file sizes while two processes evict and write is not a snapshot: a file counted
+    and then evicted, plus the file written in its place, would count the same space twice.
+    statvfs on a filesystem holding only the cache counts each block once, including files
+    already unlinked but still open. Its size leaves more than voxfs's 1 GiB free-space floor.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2g,mode=0755", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def filesystem_usage(path: Path) -> int:
+    """Bytes in use on the filesystem holding ``path``, as one atomic reading."""
+    st = os.statvfs(path)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+class UsageSampler:
+    """Samples the usage of a filesystem of its own (see ``own_filesystem``) in a thread;
+    ``peak`` is the largest sample."""
+
+    def __init__(self, root: Path, interval: float = 0.005):
+        self.root = root
         self.interval = interval
         self.peak = 0
         self.samples = 0
@@ -594,7 +589,7 @@ class UsageSampler:
 
     def _run(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, disk_usage(self.cache_dir))
+            self.peak = max(self.peak, filesystem_usage(self.root))
             self.samples += 1
             time.sleep(self.interval)
 
@@ -617,13 +612,13 @@ def test_size_bound_one_and_two_processes(voxfs_bin, tmp_path):
     layer_src = tmp_path / "src"
     data = write_raw_layer(layer_src, BIG_SHAPE, BIG_CHUNK, seed=41)
     body = raw_volume_npy_bytes(data)
-    cache = tmp_path / "cache"
-    with serving(tmp_path, {"big": layer_src}) as srv:
+    with own_filesystem(tmp_path / "cachefs") as cachefs, serving(tmp_path, {"big": layer_src}) as srv:
+        cache = cachefs / "cache"
         cfg = config(tmp_path / "c.yaml", {"/big": f"precomputed://{srv.url}/big"}, cache, size="8MiB")
 
         # one process reads all 40 MiB
         mp, log = tmp_path / "mnt", tmp_path / "voxfs.log"
-        with UsageSampler(cache) as u:
+        with UsageSampler(cachefs) as u:
             with mounted(cfg, mp, log=log):
                 vnpy = mp / "big" / "s0" / "volume.npy"
                 hl = npy_header_length(vnpy)
@@ -648,7 +643,7 @@ def test_size_bound_one_and_two_processes(voxfs_bin, tmp_path):
         mps = [tmp_path / "mnt-a", tmp_path / "mnt-b"]
         logs = [tmp_path / "voxfs-a.log", tmp_path / "voxfs-b.log"]
         half = len(body) // 2
-        with UsageSampler(cache) as u2:
+        with UsageSampler(cachefs) as u2:
             with mounted(cfg, mps[0], log=logs[0]), mounted(cfg, mps[1], log=logs[1]):
                 procs = [start_digest(mps[i] / "big" / "s0" / "volume.npy", hl + i * half, half) for i in range(2)]
                 for i, p in enumerate(procs):
@@ -659,12 +654,12 @@ def test_size_bound_one_and_two_processes(voxfs_bin, tmp_path):
         after2 = disk_usage(cache)
         two = cache_stats(cache)
         print(f"two processes: peak {u2.peak} ({u2.samples} samples), after {after2}, allowed {ALLOWED}, {two}")
-    ctx = f"{_detail(cache)}{log_of(logs[0], 15)}{log_of(logs[1], 15)}"
-    assert u2.peak <= ALLOWED, f"two processes: cache reached {u2.peak} bytes on disk > {ALLOWED}; {ctx}"
-    assert after2 <= ALLOWED, f"two processes, after unmount: {after2} > {ALLOWED}; {ctx}"
-    assert two["evictions"] > one["evictions"], (one, two)
-    assert sum(s["disk"]["counters"]["writes"] for s in ss) > 0, ss
-    assert len(entry_files(cache)) == two["entries"], (len(entry_files(cache)), two)
+        ctx = f"{_detail(cache)}{log_of(logs[0], 15)}{log_of(logs[1], 15)}"
+        assert u2.peak <= ALLOWED, f"two processes: cache reached {u2.peak} bytes on disk > {ALLOWED}; {ctx}"
+        assert after2 <= ALLOWED, f"two processes, after unmount: {after2} > {ALLOWED}; {ctx}"
+        assert two["evictions"] > one["evictions"], (one, two)
+        assert sum(s["disk"]["counters"]["writes"] for s in ss) > 0, ss
+        assert len(entry_files(cache)) == two["entries"], (len(entry_files(cache)), two)
 
 
 # ---------------------------------------------------------------- 5. counters
