@@ -52,6 +52,18 @@ public final class MemoryCache<Value: Sendable>: Sendable {
         }
     }
 
+    /// Whether `key` is cached (which counts as a use) or being loaded: a prefetch of it
+    /// would add nothing.
+    public func isCachedOrLoading(_ key: String) -> Bool {
+        state.withLock { state in
+            if state.loading[key] != nil { return true }
+            guard state.entries[key] != nil else { return false }
+            state.clock += 1
+            state.entries[key]!.lastUse = state.clock
+            return true
+        }
+    }
+
     /// Makes `key` the first to be evicted: for values a sequential reader has finished with,
     /// which would otherwise outlive the read-ahead values it has not reached yet.
     public func demote(_ key: String) {

@@ -147,9 +147,15 @@ public final class PrecomputedVolume: VolumeSource {
         let chunkColumns = (columns.lowerBound / chunk.x)...((columns.upperBound - 1) / chunk.x)
         let cells = chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz) } }
         var nextLayer: [Vec3] { chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz + 1) } } }
-        let walking = isWalkingInOrder(scale: index, z: z) && gz + 1 < scale.gridSize.z
+        let walking = isWalkingInOrder(scale: index, z: z)
+        let lastLayer = gz + 1 >= scale.gridSize.z
         let fitsTwice = layerFitsTwice(scale)
-        if walking && fitsTwice { prefetch(scale: index, cells: nextLayer) }
+        if walking && !lastLayer && fitsTwice { prefetch(scale: index, cells: nextLayer) }
+        if walking && chunkRows.upperBound + 1 < scale.gridSize.y {
+            // The first plane of a layer loads its chunks row by row as the reader gets there;
+            // loading the next chunk row now overlaps that with this one's transfer.
+            prefetch(scale: index, cells: chunkColumns.map { gx in Vec3(gx, chunkRows.upperBound + 1, gz) })
+        }
         // All chunks of the rows at once; the mount-wide byte limiter, not this loop, bounds memory.
         let chunkBytes = ChunkLayout(shape: chunk, channelCount: channelCount, dataType: dataType).decodedByteCount
         let maxTasks = 256
@@ -185,7 +191,7 @@ public final class PrecomputedVolume: VolumeSource {
             }
             if let failure { throw failure }
         }
-        if walking && (z - scale.voxelOffset.z) % chunk.z == chunk.z - 1 {
+        if walking && !lastLayer && (z - scale.voxelOffset.z) % chunk.z == chunk.z - 1 {
             // The layer's last plane: an in-order reader is done with these chunks, so they go
             // first, and when two layers do not fit, their rows of the next layer load now.
             for cell in cells { cache.demote(chunkKey(scale: scale, cell: cell)) }
@@ -224,7 +230,7 @@ public final class PrecomputedVolume: VolumeSource {
         let chunkBytes = ChunkLayout(shape: info.scales[index].geometry.chunkSize, channelCount: channelCount, dataType: dataType).decodedByteCount
         for cell in cells {
             let key = chunkKey(scale: info.scales[index].geometry, cell: cell)
-            if cache.cached(key) != nil { continue }
+            if cache.isCachedOrLoading(key) { continue }
             guard let taken = inFlight.tryAcquire(chunkBytes, leaving: inFlight.capacity / 2) else { return }
             Task {
                 defer { self.inFlight.release(taken) }

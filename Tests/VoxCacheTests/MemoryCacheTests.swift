@@ -73,6 +73,24 @@ import VoxCache
         #expect(try await cache.value(for: "k", cost: { _ in 1 }, load: { 2 }) == 2)  // a new caller loads afresh
     }
 
+    @Test func aKeyBeingLoadedCountsAsPresentForPrefetch() async throws {
+        let cache = MemoryCache<Int>(capacity: 1 << 20)
+        let started = LoadCounter()
+        #expect(!cache.isCachedOrLoading("k"))
+        let load = Task {
+            try await cache.value(for: "k", cost: { _ in 8 }) {
+                started.increment()
+                try await Task.sleep(for: .milliseconds(200))
+                return 1
+            }
+        }
+        while started.count == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(cache.isCachedOrLoading("k"))
+        _ = try await load.value
+        #expect(cache.isCachedOrLoading("k"))
+        #expect(!cache.isCachedOrLoading("other"))
+    }
+
     @Test func failedLoadsAreNotCached() async throws {
         struct Boom: Error {}
         let cache = MemoryCache<Int>(capacity: 1024)

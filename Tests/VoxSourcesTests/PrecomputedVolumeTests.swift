@@ -116,6 +116,18 @@ import VoxTransport
         #expect(await eventually { test.store.fetchCount == 1 + 6 })
     }
 
+    @Test func aReaderWalkingZLoadsTheNextChunkRowOfALayerAhead() async throws {
+        let test = TestVolume(size: Vec3(16, 48, 8), chunk: Vec3(16, 16, 4))
+        let volume = try await test.open()
+        _ = try await volume.planeRows(scale: 0, z: 3, rows: 0..<48)
+        // The first plane of the last layer, read band by band: its second chunk row loads
+        // while the first is read, and nothing further ahead.
+        _ = try await volume.planeRows(scale: 0, z: 4, rows: 0..<16)
+        #expect(await eventually { test.store.fetchCount == 1 + 3 + 1 + 1 })
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(test.store.fetchCount == 1 + 3 + 1 + 1)
+    }
+
     @Test func aRandomOrSingleSliceReaderDoesNotPrefetch() async throws {
         let test = TestVolume(size: Vec3(32, 16, 12), chunk: Vec3(16, 16, 4))
         let volume = try await test.open()
