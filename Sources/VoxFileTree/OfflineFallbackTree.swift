@@ -47,7 +47,7 @@ public struct OfflineFallbackTree: FileTree {
 
     static func meansUnavailable(_ error: StoreError) -> Bool {
         switch error {
-        case .transport: true
+        case .transport, .unresponsive: true
         case let .exhausted(inner, _): meansUnavailable(inner)
         default: error.status.map(StoreError.isRetryable(status:)) ?? false
         }

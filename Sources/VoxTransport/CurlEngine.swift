@@ -17,6 +17,7 @@ public final class CurlEngine: Sendable {
 
     private let multi: MultiHandle
     private let queues = Mutex(Queues())
+    private let admission: HostAdmission
 
     /// Wraps the multi handle; only the engine thread drives it, `curl_multi_wakeup` is thread-safe.
     private struct MultiHandle: @unchecked Sendable { let raw: UnsafeMutableRawPointer }
@@ -26,6 +27,7 @@ public final class CurlEngine: Sendable {
         guard let handle = curl_multi_init() else { fatalError("curl_multi_init failed") }
         voxfs_multi_setopt_long(handle, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         voxfs_multi_setopt_long(handle, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+        admission = HostAdmission(slotsPerHost: maxConnectionsPerHost)
         voxfs_multi_setopt_long(handle, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
         multi = MultiHandle(raw: handle)
         let thread = Thread { [self] in runLoop() }
@@ -34,10 +36,29 @@ public final class CurlEngine: Sendable {
     }
 
     /// Performs one GET. Throws `StoreError.transport` for connection failures, stalls and
-    /// deadlines; any HTTP status is returned, not thrown.
+    /// deadlines, and at once while the host does not respond (see `HostAdmission`); any HTTP
+    /// status is returned, not thrown.
     public func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let transfer = try CurlTransfer(request)
-        return try await withTaskCancellationHandler {
+        let ticket = try await admission.admit(request.url)
+        let transfer: CurlTransfer
+        do {
+            transfer = try CurlTransfer(request)
+        } catch {
+            admission.finish(ticket, .other)
+            throw error
+        }
+        do {
+            let response = try await run(transfer)
+            admission.finish(ticket, .answered)
+            return response
+        } catch {
+            admission.finish(ticket, transfer.timedOut ? .timedOut : .other)
+            throw error
+        }
+    }
+
+    private func run(_ transfer: CurlTransfer) async throws -> HTTPResponse {
+        try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 transfer.continuation = continuation
                 queues.withLock { $0.adds.append(transfer) }

@@ -12,6 +12,8 @@ final class CurlTransfer: @unchecked Sendable {
     private var rangeLength: Int?
     private var tooLong = false
     private var headers: [String: String] = [:]
+    /// Whether curl gave up for lack of progress or time (set before the caller resumes).
+    private(set) var timedOut = false
     /// curl writes its error detail here; it must outlive the handle, so it is not a Swift array.
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
 
@@ -112,6 +114,7 @@ final class CurlTransfer: @unchecked Sendable {
     /// Called on the engine thread when curl is done with the handle.
     func complete(_ code: CURLcode) {
         guard code == CURLE_OK else {
+            timedOut = code == CURLE_OPERATION_TIMEDOUT
             if tooLong {
                 var status = 0
                 voxfs_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)

@@ -4,6 +4,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case httpStatus(Int, url: String)
     /// The connection failed, stalled or ran past its deadline.
     case transport(String, url: String)
+    /// Not sent: the host's requests time out and a probe just did too (see `HostAdmission`).
+    /// Not retried: the next request probes again.
+    case unresponsive(String, url: String)
     /// The server ignored or mangled a range request.
     case badRange(String, url: String)
     /// The stored bytes could not be read or decoded (e.g. corrupt gzip).
@@ -20,7 +23,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .httpStatus(code, url): "HTTP \(code) from \(url)"
-        case let .transport(message, url): "\(message) (\(url))"
+        case let .transport(message, url), let .unresponsive(message, url): "\(message) (\(url))"
         case let .badRange(message, url): "bad range response from \(url): \(message)"
         case let .corrupt(message, url): "corrupt data from \(url): \(message)"
         case let .changed(message, url): "\(url) changed on the server: \(message)"
@@ -35,7 +38,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .httpStatus(code, _): Self.isRetryable(status: code)
         case .transport: true
-        case .badRange, .corrupt, .changed, .badRedirect, .rejected, .exhausted: false
+        case .unresponsive, .badRange, .corrupt, .changed, .badRedirect, .rejected, .exhausted: false
         }
     }
 

@@ -752,6 +752,10 @@ def test_stalled_server_fails_fast_other_mount_and_cache_work(rel, tmp_path):
         # One read alone first (no queueing behind other requests), then several at once.
         s_alone = read_all(file_items(rel, mp, "http", ["f3.bin"], ranges={"f3.bin": (MiB, MiB + 4096)}),
                            tmp_path / "out", timeout=60, children=1, tag="alone")
+        # voxfs now fails this host's requests at once for about one stall_timeout (its last
+        # probe timed out); past that, the readers below find it down but not paused: one
+        # request probes while the others wait for its outcome.
+        time.sleep(5)
         stalled = slice_items(rel, mp, "raw", (37, 63))  # 64 chunks each
         stalled += file_items(rel, mp, "http", ["f1.bin", "f2.bin"], ranges={"f1.bin": (0, 4096),
                                                                           "f2.bin": (3 * MiB, 3 * MiB + 4096)})
@@ -787,13 +791,12 @@ def test_stalled_server_fails_fast_other_mount_and_cache_work(rel, tmp_path):
     assert all(v == ("ERR", errno.EIO) for v in got.values()), f"stalled reads: {got}"
     assert s_alone.max_read_s <= STALL_BOUND, (
         f"a stalled read alone took {s_alone.max_read_s:.1f} s, more than {STALL_BOUND} s with {STALL_OPTS}")
-    # Several readers at once: the kernel re-reads a page after its readahead failed, and
-    # requests queue behind stalled transfers on curl's per-host connection limit, so one
-    # read can wait out two or three rounds of failures. Measured 14-27 s here (before
-    # fail-fast and load cancellation: 24-50 s); bounded at three times the single-read
-    # bound. A per-host circuit breaker is the way to bring this down to one round.
-    assert s_stalled.max_read_s <= 3 * STALL_BOUND, (
-        f"stalled reads at once took up to {s_stalled.max_read_s:.1f} s, more than {3 * STALL_BOUND} s with "
+    # Several readers at once, 130 requests for a host with 32 connections: those over the
+    # limit wait in voxfs, not in curl, and fail as soon as one probe finds the host silent,
+    # so they meet the same bound as a read alone. (Measured 2-3 s; while requests waited in
+    # curl's queue and each retry waited out a stall of its own, 14-27 s.)
+    assert s_stalled.max_read_s <= STALL_BOUND, (
+        f"stalled reads at once took up to {s_stalled.max_read_s:.1f} s, more than {STALL_BOUND} s with "
         f"{STALL_OPTS}: {latencies(s_stalled)}")
 
 
