@@ -67,7 +67,10 @@ enum MountService {
         let environment = ProcessInfo.processInfo.environment
         let budget = MemoryBudget(bytes: memoryBytes)
         AllocatorTuning.apply(budget)
-        let disk = try CacheLocation.open(directory: config.cacheDirectory, size: config.cacheSize, writeBuffer: budget.diskWriteBuffer)
+        // A size of 0 turns the disk tier off, as rclone's `--vfs-cache-mode off`: every read
+        // that misses memory goes to the network, and nothing is written locally.
+        let disk = config.cacheSize == 0
+            ? nil : try CacheLocation.open(directory: config.cacheDirectory, size: config.cacheSize, writeBuffer: budget.diskWriteBuffer)
         let served = ServedCounters()
         let identity = MountStatistics.Identity(config: configPath, mounts: config.mounts.map(\.path), pid: Int(getpid()))
         let root = try runBlocking {
@@ -78,10 +81,11 @@ enum MountService {
         let filesystem = FuseFilesystem(root: root, served: served)
         try FuseSession.run(filesystem, mountpoint: mountpoint, options: fuseOptions,
                             readaheadKilobytes: config.kernelReadaheadKilobytes(budget: budget)) {
-            Log.info("mounted \(config.mounts.map(\.path).joined(separator: ", ")) at \(mountpoint), cache \(disk.directory)")
+            Log.info("mounted \(config.mounts.map(\.path).joined(separator: ", ")) at \(mountpoint), "
+                     + (disk.map { "cache \($0.directory)" } ?? "no disk cache"))
             readiness.ready()
         }
-        disk.flush()
+        disk?.flush()
         Log.info("unmounted \(mountpoint)")
     }
 }

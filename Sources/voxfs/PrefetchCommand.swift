@@ -36,9 +36,10 @@ struct PrefetchCommand: ParsableCommand {
             if let region {
                 let box = try VoxelRegion(parsing: region)
                 let jobs = try paths.map { try RegionPrefetch(path: Mountpoint.absolute($0), scale: scale, region: box) }
+                let statsFiles = try jobs.map { try Self.statisticsFile(for: $0.volumePath) }
                 let progress = PrefetchProgress(total: jobs.reduce(0) { $0 + $1.byteCount }, chunks: jobs.reduce(0) { $0 + $1.chunkCount })
                 for job in jobs where !interrupted.load(ordering: .relaxed) { try job.run(progress) }
-                Self.waitForDiskWrites(try jobs.map { try Self.statisticsFile(for: $0.volumePath) })
+                Self.waitForDiskWrites(statsFiles)
                 finish(progress)
             } else {
                 try prefetchFiles(paths.map(Mountpoint.absolute))
@@ -89,7 +90,12 @@ struct PrefetchCommand: ParsableCommand {
         var directory = URL(fileURLWithPath: path)
         while directory.path != "/" {
             let candidate = directory.path + "/.voxfs/stats.json"
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            if let contents = FileManager.default.contents(atPath: candidate) {
+                guard (try? MountStatistics.decode(contents))?.disk != nil else {
+                    throw UserFacingError("\(path): its mount runs without a disk cache (cache size 0), so there is nothing to prefetch into")
+                }
+                return candidate
+            }
             directory.deleteLastPathComponent()
         }
         throw UserFacingError("\(path) is not inside a voxfs mount")

@@ -524,6 +524,25 @@ def test_prefetch_files_then_read_with_server_down(shape, voxfs_bin, own_nginx, 
             assert got[t / rel].get("errno") == errno.EIO, (rel, got[t / rel])
 
 
+def test_cache_size_zero_runs_without_a_disk_cache(voxfs_bin, own_nginx, tmp_path):
+    """``cache.size: 0`` turns the disk tier off (rclone's ``--vfs-cache-mode off``): files
+    read right, nothing is written under the cache directory, the statistics have no disk
+    section, and ``voxfs prefetch`` refuses with a message saying why."""
+    _write_tree(own_nginx.root / "idx" / "nc")
+    with TM.mounted(tmp_path, {"/t": f"{own_nginx.url}/idx/nc/"}, name="nc", cache_size="0") as m:
+        got = TM.hash_in_child([m.mountpoint / "t" / rel for rel in TREE_FILES])
+        for rel, data in TREE_FILES.items():
+            assert got[m.mountpoint / "t" / rel].get("sha256") == hashlib.sha256(data).hexdigest(), (rel, got)
+        s = _stats(m.mountpoint)
+        assert s.get("disk") is None, s
+        assert s["network"]["bytes_fetched"] >= sum(map(len, TREE_FILES.values())), s["network"]
+        r = P.run_voxfs("prefetch", m.mountpoint / "t" / "big.bin", timeout=30)
+        assert r.returncode == 1 and "without a disk cache" in r.stderr, r.stderr
+    cache = tmp_path / "nc-cache"
+    assert not cache.exists() or not any(cache.rglob("*")), sorted(cache.rglob("*"))
+    assert "no disk cache" in (tmp_path / "nc.log").read_text()
+
+
 @pytest.fixture
 def small_mount(voxfs_bin, volumes, tmp_path):
     vol = volumes["cv/u16"]
