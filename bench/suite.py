@@ -157,6 +157,8 @@ def targets() -> list:
     out += [
         Target("file-seq cold / curl", ("file-seq", "voxfs"), ("file-seq", "curl"), 0.8),
         Target("file-seq cold / rclone-off", ("file-seq", "voxfs"), ("file-seq", "rclone-off"), 2.0),
+        Target("file-seq cold, no disk cache / curl", ("file-seq", "voxfs-nocache"), ("file-seq", "curl"), 0.8),
+        Target("file-seq cold, no disk cache / rclone-off", ("file-seq", "voxfs-nocache"), ("file-seq", "rclone-off"), 2.0),
         Target("file-rand4k cold / rclone-off", ("file-rand4k", "voxfs"), ("file-rand4k", "rclone-off"), 1.5),
         Target("file-warm (disk cache) / rclone-full warm (issue 4)", ("file-warm", "voxfs"), ("file-warm", "rclone-full"),
                2.0),
@@ -292,6 +294,7 @@ class Suite:
         file_mib = a.file_size / MiB
         W["file-seq"] = [Tool(t, "files", "MiB/s", file_mib, lambda t=t: self.file_run("seq", t), what=w) for t, w in (
             ("voxfs", "fresh mount and cache dir, page cache dropped; `dd bs=1M`"),
+            ("voxfs-nocache", "the same with `cache.size: 0` (no disk cache, as rclone-off)"),
             ("curl", "`curl -o /dev/null URL`"),
             ("rclone-off", "fresh `rclone mount --vfs-cache-mode off`; `dd bs=1M`"),
             ("rclone-full", "the same with `--vfs-cache-mode full` and a new cache dir"))]

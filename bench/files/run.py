@@ -9,7 +9,8 @@ so dropping the page cache empties only the client side, and then, --reps
 times, with the tools in a rotating order within each repetition:
 
   file-seq     cold `dd if=FILE of=/dev/null bs=1M`: voxfs (new cache dir, fresh
-               mount), `curl -s -o /dev/null URL` (the ceiling), rclone mount
+               mount), voxfs-nocache (the same with cache size 0: no disk
+               cache), `curl -s -o /dev/null URL` (the ceiling), rclone mount
                --vfs-cache-mode off and full (fresh mount, new cache dir); page
                cache dropped before each.
                Also the daemons' peak RSS (VmHWM).
@@ -56,7 +57,7 @@ from common import (AccessLog, ListingNginx, P, PinnedFile, RcloneMount, close_l
                     raise_on_termination)
 
 WORKLOADS = {  # workload -> tools, in the order of the first repetition
-    "file-seq": ("voxfs", "curl", "rclone-off", "rclone-full"),
+    "file-seq": ("voxfs", "voxfs-nocache", "curl", "rclone-off", "rclone-full"),
     "file-rand4k": ("voxfs", "rclone-off", "rclone-full"),
     "file-warm": ("voxfs", "rclone-full"),
 }
@@ -196,12 +197,13 @@ class Bench:
     def fresh_dir(self, name: str) -> Path:
         return fresh_dir(self.work, name)
 
-    def voxfs(self, cache: Path):
-        """A voxfs mount of the listing (or the one file) with disk cache ``cache``; the path of the file in it."""
+    def voxfs(self, cache: Path, size: str | None = None):
+        """A voxfs mount of the listing (or the one file) with disk cache ``cache`` of ``size``
+        (default --cache-size; "0": no disk cache); the path of the file in it."""
         if self.voxfs_error:
             raise RuntimeError(self.voxfs_error)
         mounts = {"/files": self.dir_url} if self.args.voxfs_source == "listing" else {"/" + NAME: self.file_url}
-        cfg = P.write_config(self.work / "files.yaml", mounts, cache={"dir": str(cache), "size": self.args.cache_size})
+        cfg = P.write_config(self.work / "files.yaml", mounts, cache={"dir": str(cache), "size": size or self.args.cache_size})
         extra = ["--memory", self.args.memory] if self.args.memory else []
         m = P.VoxfsMount(cfg, self.vox_mp, *extra, log_file=self.work / "voxfs.log", binary=self.args.voxfs,
                          timeout=self.timeout)
@@ -219,6 +221,8 @@ class Bench:
         """A cold mount for ``tool`` (voxfs, rclone-off, rclone-full, ...) on a new cache dir; (mount, file path)."""
         if tool == "voxfs":
             return self.voxfs(self.fresh_dir("voxfs-cache"))
+        if tool == "voxfs-nocache":
+            return self.voxfs(self.fresh_dir("voxfs-cache"), size="0")
         return self.rclone(tool.split("-", 1)[1], self.fresh_dir("rclone-cache"))
 
     def cold(self) -> None:
@@ -259,7 +263,7 @@ class Bench:
         self.cold()
         with m:
             dt = dd(path, self.size, self.timeout)
-            pid = (m.pids[0] if m.pids else None) if tool == "voxfs" else m.pid
+            pid = (m.pids[0] if m.pids else None) if tool.startswith("voxfs") else m.pid
             rss = peak_rss(pid) if pid else None
         if rss is None:
             note = f"{tool}: daemon process not found, so its peak RSS is not measured"
