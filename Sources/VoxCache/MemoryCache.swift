@@ -45,23 +45,20 @@ public final class MemoryCache<Value: Sendable>: Sendable {
 
     /// The cached value, without loading.
     public func cached(_ key: String) -> Value? {
-        state.withLock { state in
-            state.clock += 1
-            state.entries[key]?.lastUse = state.clock
-            return state.entries[key]?.value
-        }
+        state.withLock { Self.use(key, in: &$0) }
     }
 
     /// Whether `key` is cached (which counts as a use) or being loaded: a prefetch of it
     /// would add nothing.
     public func isCachedOrLoading(_ key: String) -> Bool {
-        state.withLock { state in
-            if state.loading[key] != nil { return true }
-            guard state.entries[key] != nil else { return false }
-            state.clock += 1
-            state.entries[key]!.lastUse = state.clock
-            return true
-        }
+        state.withLock { state in state.loading[key] != nil || Self.use(key, in: &state) != nil }
+    }
+
+    /// The cached value for `key`, marked as the most recently used.
+    private static func use(_ key: String, in state: inout State) -> Value? {
+        state.clock += 1
+        state.entries[key]?.lastUse = state.clock
+        return state.entries[key]?.value
     }
 
     /// Makes `key` the first to be evicted: for values a sequential reader has finished with,
