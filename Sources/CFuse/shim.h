@@ -1,13 +1,16 @@
 #ifndef VOXFS_CFUSE_SHIM_H
 #define VOXFS_CFUSE_SHIM_H
-// The Swift importer must see the API version before the header.
-#define FUSE_USE_VERSION 35
+// The Swift importer must see the API version before the header. 3.12 or later: below
+// that, fuse_session_loop_mt reads our loop config as the older struct (clone_fd and
+// max_idle_threads taken from the wrong fields: a new thread, with its own /dev/fuse fd,
+// for every request).
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
 
-// fuse_session_loop_mt is a macro over a versioned symbol in libfuse 3.12+.
+// Clone_fd off: one /dev/fuse fd for all threads. Idle threads stay up to `max_idle_threads`.
 static inline int voxfs_fuse_session_loop_mt(struct fuse_session *se, unsigned int max_idle_threads) {
     struct fuse_loop_config *config = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(config, 0);

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -98,3 +99,38 @@ def test_sigterm_daemon(voxfs_bin, small_config, tmp_path):
         _assert_cleanly_gone(mp)
     finally:
         m.close()
+
+
+def _threads_and_fuse_fds(pid: int) -> tuple:
+    tids = set(os.listdir(f"/proc/{pid}/task"))
+    fds = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds += os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/fuse"
+        except OSError:
+            pass  # closed meanwhile
+    return tids, fds
+
+
+def test_request_threads_are_kept_and_share_one_device(voxfs_bin, small_config, tmp_path):
+    """libfuse's worker threads stay between requests and read the one /dev/fuse fd; a thread
+    started (and a /dev/fuse opened) per request costs more than small requests themselves."""
+    cfg, vol = small_config
+    mp = tmp_path / "mnt"
+    with P.VoxfsMount(cfg, mp, "--cache-dir", tmp_path / "cache", log_file=tmp_path / "log") as m:
+        pid = P.pids_for_mountpoint(mp)[0]
+        _check_answers(mp, vol)
+        before, _ = _threads_and_fuse_fds(pid)
+        scale = C.slice_path(mp / "v", vol, 0, 0, "npy").parent
+        files = [p for p in sorted(scale.iterdir()) if p.is_file()]
+
+        def open_all(_):
+            for path in files:  # attributes cached after the first pass: an open and a release each
+                with open(path, "rb") as f:
+                    f.read(1)
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(open_all, range(3)))
+        after, fuse_fds = _threads_and_fuse_fds(pid)
+        assert len(after - before) <= 4, f"{len(after - before)} new threads for {3 * len(files)} opens"
+        assert fuse_fds == 1, f"{fuse_fds} /dev/fuse descriptors"
