@@ -30,7 +30,14 @@ public final class DiskCache: Sendable {
     private let writer = DispatchQueue(label: "voxfs.disk-cache.writer")
     /// Blocking file reads run here, not on Swift's cooperative pool (one thread per core),
     /// so a read waiting on the disk never idles a core that could be encoding.
-    private static let readers = DispatchQueue(label: "voxfs.disk-cache.readers", attributes: .concurrent)
+    ///
+    /// Several serial queues, not one concurrent queue: on Linux a concurrent queue runs no
+    /// more blocks at once than there are cores, so two reads waiting on the disk would hold
+    /// every other read back, while each serial queue gets a thread of its own. A layer of
+    /// chunks read from a cold disk cache loads several times faster with eight reads in flight.
+    private static let readers = (0..<readerCount).map { DispatchQueue(label: "voxfs.disk-cache.reader.\($0)") }
+    private static let readerCount = 8
+    private static let nextReader = Atomic<Int>(0)
     /// Bytes of entries waiting to be written: readers wait when it is full, so a fast reader
     /// cannot pile up unbounded memory behind the disk.
     private let pendingWrites: ByteLimiter
@@ -69,7 +76,8 @@ public final class DiskCache: Sendable {
     /// `read(_:)` off the cooperative pool.
     public func load(_ key: String) async -> DiskEntry? {
         await withCheckedContinuation { continuation in
-            Self.readers.async { continuation.resume(returning: self.read(key)) }
+            let queue = Self.readers[Self.nextReader.add(1, ordering: .relaxed).oldValue % Self.readerCount]
+            queue.async { continuation.resume(returning: self.read(key)) }
         }
     }
 
