@@ -132,37 +132,18 @@ public final class PrecomputedVolume: VolumeSource {
     }
 
     public func planeRows(scale index: Int, z: Int, rows: Range<Int>, columns: Range<Int>) async throws -> [UInt8] {
-        let scale = info.scales[index].geometry
-        guard scale.zRange.contains(z), rows.lowerBound >= 0, rows.upperBound <= scale.size.y,
-              columns.lowerBound >= 0, columns.upperBound <= scale.size.x
-        else {
-            throw SourceError.outOfBounds("z \(z), rows \(rows), columns \(columns) of scale '\(scale.key)'")
-        }
-        let rowBytes = columns.count * channelCount * dataType.byteWidth
-        var output = [UInt8](repeating: 0, count: rows.count * rowBytes)
-        if rows.isEmpty || columns.isEmpty { return output }
-        let chunk = scale.chunkSize
-        let gz = (z - scale.voxelOffset.z) / chunk.z
-        let chunkRows = (rows.lowerBound / chunk.y)...((rows.upperBound - 1) / chunk.y)
-        let chunkColumns = (columns.lowerBound / chunk.x)...((columns.upperBound - 1) / chunk.x)
-        let cells = chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz) } }
-        var nextLayer: [Vec3] { chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz + 1) } } }
-        let walking = isWalkingInOrder(scale: index, z: z)
-        let lastLayer = gz + 1 >= scale.gridSize.z
-        let fitsTwice = layerFitsTwice(scale)
-        if walking && !lastLayer && fitsTwice { prefetch(scale: index, cells: nextLayer) }
-        if walking && chunkRows.upperBound + 1 < scale.gridSize.y {
-            // The first plane of a layer loads its chunks row by row as the reader gets there;
-            // loading the next chunk row now overlaps that with this one's transfer.
-            prefetch(scale: index, cells: chunkColumns.map { gx in Vec3(gx, chunkRows.upperBound + 1, gz) })
-        }
+        let read = try PlaneRead(info.scales[index].geometry, index: index, z: z, rows: rows, columns: columns,
+                                 bytesPerVoxel: channelCount * dataType.byteWidth)
+        var output = [UInt8](repeating: 0, count: read.byteCount)
+        if read.cells.isEmpty { return output }
+        let walking = startReading(read)
         // All chunks of the rows at once; the mount-wide byte limiter, not this loop, bounds memory.
-        let chunkBytes = ChunkLayout(shape: chunk, channelCount: channelCount, dataType: dataType).decodedByteCount
+        let chunkBytes = ChunkLayout(shape: read.scale.chunkSize, channelCount: channelCount, dataType: dataType).decodedByteCount
         let maxTasks = 256
         try await withThrowingTaskGroup(of: (Vec3, DecodedChunk, Int).self) { group in
             var next = 0
             func launch() {
-                let cell = cells[next]
+                let cell = read.cells[next]
                 next += 1
                 group.addTask {
                     let taken = await self.inFlight.acquire(chunkBytes)
@@ -175,15 +156,15 @@ public final class PrecomputedVolume: VolumeSource {
                     }
                 }
             }
-            while next < min(cells.count, maxTasks) { launch() }
+            while next < min(read.cells.count, maxTasks) { launch() }
             // Drain every result even after a failure, so no finished chunk keeps its budget.
             var failure: (any Error)?
             while let result = await group.nextResult() {
                 switch result {
                 case let .success((cell, decoded, taken)):
-                    if failure == nil { copy(decoded, cell: cell, scale: scale, z: z, rows: rows, columns: columns, into: &output) }
+                    if failure == nil { copy(decoded, cell: cell, read: read, into: &output) }
                     inFlight.release(taken)
-                    if failure == nil && next < cells.count { launch() }
+                    if failure == nil && next < read.cells.count { launch() }
                 case let .failure(error):
                     if failure == nil { failure = error; group.cancelAll() }
                     if !(error is CancellationError) { failures.note() }
@@ -191,13 +172,94 @@ public final class PrecomputedVolume: VolumeSource {
             }
             if let failure { throw failure }
         }
-        if walking && !lastLayer && (z - scale.voxelOffset.z) % chunk.z == chunk.z - 1 {
+        finishReading(read, walking: walking)
+        return output
+    }
+
+    /// The same rows when every chunk they need is in memory, else nil (with nothing noted,
+    /// so the read that follows counts once). Answers on the caller's thread: a plane whose
+    /// chunks are loaded never waits behind chunks being decoded for reads ahead.
+    public func planeRowsIfCached(scale index: Int, z: Int, rows: Range<Int>, columns: Range<Int>) -> [UInt8]? {
+        guard let read = try? PlaneRead(info.scales[index].geometry, index: index, z: z, rows: rows, columns: columns,
+                                        bytesPerVoxel: channelCount * dataType.byteWidth)
+        else { return nil }
+        var chunks: [(Vec3, DecodedChunk)] = []
+        for cell in read.cells {
+            // A missing chunk that must fail is the async read's to report.
+            guard let decoded = cache.cached(chunkKey(scale: read.scale, cell: cell)), decoded.voxels != nil || fillMissing
+            else { return nil }
+            chunks.append((cell, decoded))
+        }
+        var output = [UInt8](repeating: 0, count: read.byteCount)
+        if read.cells.isEmpty { return output }
+        let walking = startReading(read)
+        for (cell, decoded) in chunks { copy(decoded, cell: cell, read: read, into: &output) }
+        finishReading(read, walking: walking)
+        return output
+    }
+
+    /// Rows of one plane and the chunks they cover.
+    private struct PlaneRead {
+        let scale: ScaleGeometry
+        let index: Int
+        let z: Int
+        let rows: Range<Int>
+        let columns: Range<Int>
+        let byteCount: Int
+        /// Chunk grid z, rows and columns.
+        let gz: Int
+        let chunkRows: ClosedRange<Int>
+        let chunkColumns: ClosedRange<Int>
+        /// Empty when no voxel is asked for.
+        let cells: [Vec3]
+
+        init(_ scale: ScaleGeometry, index: Int, z: Int, rows: Range<Int>, columns: Range<Int>, bytesPerVoxel: Int) throws {
+            guard scale.zRange.contains(z), rows.lowerBound >= 0, rows.upperBound <= scale.size.y,
+                  columns.lowerBound >= 0, columns.upperBound <= scale.size.x
+            else {
+                throw SourceError.outOfBounds("z \(z), rows \(rows), columns \(columns) of scale '\(scale.key)'")
+            }
+            self.scale = scale
+            self.index = index
+            self.z = z
+            self.rows = rows
+            self.columns = columns
+            byteCount = rows.count * columns.count * bytesPerVoxel
+            let chunk = scale.chunkSize
+            gz = (z - scale.voxelOffset.z) / chunk.z
+            chunkRows = (rows.lowerBound / chunk.y)...(max(rows.upperBound - 1, 0) / chunk.y)
+            chunkColumns = (columns.lowerBound / chunk.x)...(max(columns.upperBound - 1, 0) / chunk.x)
+            let (gz, chunkRows, chunkColumns) = (gz, chunkRows, chunkColumns)
+            cells = rows.isEmpty || columns.isEmpty ? [] : chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz) } }
+        }
+
+        var isLastLayer: Bool { gz + 1 >= scale.gridSize.z }
+        var nextLayer: [Vec3] { chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz + 1) } } }
+        /// Whether this is the last plane of its chunk layer.
+        var endsLayer: Bool { (z - scale.voxelOffset.z) % scale.chunkSize.z == scale.chunkSize.z - 1 }
+    }
+
+    /// Notes the read and starts loading what an in-order reader needs next; whether the
+    /// reader is walking z in order.
+    private func startReading(_ read: PlaneRead) -> Bool {
+        let walking = isWalkingInOrder(scale: read.index, z: read.z)
+        let fitsTwice = layerFitsTwice(read.scale)
+        if walking && !read.isLastLayer && fitsTwice { prefetch(scale: read.index, cells: read.nextLayer) }
+        if walking && read.chunkRows.upperBound + 1 < read.scale.gridSize.y {
+            // The first plane of a layer loads its chunks row by row as the reader gets there;
+            // loading the next chunk row now overlaps that with this one's transfer.
+            prefetch(scale: read.index, cells: read.chunkColumns.map { gx in Vec3(gx, read.chunkRows.upperBound + 1, read.gz) })
+        }
+        return walking
+    }
+
+    private func finishReading(_ read: PlaneRead, walking: Bool) {
+        if walking && !read.isLastLayer && read.endsLayer {
             // The layer's last plane: an in-order reader is done with these chunks, so they go
             // first, and when two layers do not fit, their rows of the next layer load now.
-            for cell in cells { cache.demote(chunkKey(scale: scale, cell: cell)) }
-            if !fitsTwice { prefetch(scale: index, cells: nextLayer) }
+            for cell in read.cells { cache.demote(chunkKey(scale: read.scale, cell: cell)) }
+            if !layerFitsTwice(read.scale) { prefetch(scale: read.index, cells: read.nextLayer) }
         }
-        return output
     }
 
     /// Whether reads of this scale are walking z in order: a step to the next plane starts a
@@ -243,12 +305,10 @@ public final class PrecomputedVolume: VolumeSource {
         "chunk|\(location)|\(version)|\(scale.key)|\(cell.x),\(cell.y),\(cell.z)"
     }
 
-    /// Copies the part of `chunk` that lies in `rows` and `columns` of plane `z` into the
-    /// (Y, X, C) output.
-    private func copy(
-        _ chunk: DecodedChunk, cell: Vec3, scale: ScaleGeometry, z: Int, rows: Range<Int>, columns: Range<Int>, into output: inout [UInt8]
-    ) {
+    /// Copies the part of `chunk` that lies in the read's rows and columns into the (Y, X, C) output.
+    private func copy(_ chunk: DecodedChunk, cell: Vec3, read: PlaneRead, into output: inout [UInt8]) {
         guard let voxels = chunk.voxels else { return }  // missing chunk: the output is already zeros
+        let (scale, z, rows, columns) = (read.scale, read.z, read.rows, read.columns)
         let (begin, end) = scale.chunkBounds(cell)
         let shape = chunk.shape
         let width = dataType.byteWidth, channels = channelCount

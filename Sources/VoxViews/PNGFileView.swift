@@ -53,13 +53,19 @@ public final class PNGFileView: FileView {
     }
 
     public func readIfCached(offset: Int, count: Int) -> [UInt8]? {
-        // Only bands already rendered, and no trailer (it may need every band).
+        // Bands rendered already or whose rows are in memory, and no trailer (it may need every band).
         let range = clampedRange(offset: offset, count: count, size: size)
         renderAheadIfSequential(range)
         guard range.upperBound <= layout.trailerOffset else { return nil }
         var bands: [Int: [UInt8]] = [:]
         for index in layout.bands(overlapping: range) {
-            guard let band = renderedBands.cached(bandKey(index)) else { return nil }
+            if let band = renderedBands.cached(bandKey(index)) {
+                bands[index] = band
+                continue
+            }
+            guard let pixels = rows.rowsIfCached(layout.bands[index].rows) else { return nil }
+            let band = encode(index, pixels: pixels)
+            renderedBands.insert(bandKey(index), band, cost: band.count)
             bands[index] = band
         }
         return assembleNow(range, bands: bands)
@@ -103,11 +109,15 @@ public final class PNGFileView: FileView {
         }
     }
 
-    /// Builds band `index`'s whole IDAT chunk in one buffer: length, type, (zlib header),
-    /// stored blocks of filter byte + row, CRC. Pixel rows are copied once.
     private func render(_ index: Int) async throws -> [UInt8] {
+        encode(index, pixels: try await rows.rows(layout.bands[index].rows))
+    }
+
+    /// Builds band `index`'s whole IDAT chunk in one buffer from its pixel rows: length, type,
+    /// (zlib header), stored blocks of filter byte + row, CRC. Pixel rows are copied once.
+    private func encode(_ index: Int, pixels: [UInt8]) -> [UInt8] {
         let band = layout.bands[index]
-        var pixels = try await rows.rows(band.rows)
+        var pixels = pixels
         if template.bitDepth == 16 { Self.swapPairs(&pixels) }  // PNG samples are big-endian
         let rowBytes = layout.rowBytes, scanline = rowBytes + 1
         let rawLength = band.rows.count * scanline

@@ -7,6 +7,8 @@ public protocol RowSource: Sendable {
     /// Rows at which fetching is cheapest to split (the chunk height); 1 when it does not matter.
     var rowAlignment: Int { get }
     func rows(_ range: Range<Int>) async throws -> [UInt8]
+    /// The same rows if they can be had at once from memory, else nil.
+    func rowsIfCached(_ range: Range<Int>) -> [UInt8]?
 }
 
 /// One XY plane of one scale.
@@ -27,6 +29,10 @@ public struct PlaneRows: RowSource {
 
     public func rows(_ range: Range<Int>) async throws -> [UInt8] {
         try await volume.planeRows(scale: scale, z: z, rows: range)
+    }
+
+    public func rowsIfCached(_ range: Range<Int>) -> [UInt8]? {
+        volume.planeRowsIfCached(scale: scale, z: z, rows: range, columns: 0..<volume.scales[scale].size.x)
     }
 }
 
@@ -59,16 +65,34 @@ public struct StackRows: RowSource {
     public func rows(_ range: Range<Int>) async throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(range.count * rowByteCount)
+        for piece in pieces(range) {
+            out += try await volume.planeRows(scale: scale, z: piece.z, rows: piece.rows, columns: begin.x..<end.x)
+        }
+        return out
+    }
+
+    public func rowsIfCached(_ range: Range<Int>) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(range.count * rowByteCount)
+        for piece in pieces(range) {
+            guard let rows = volume.planeRowsIfCached(scale: scale, z: piece.z, rows: piece.rows, columns: begin.x..<end.x)
+            else { return nil }
+            out += rows
+        }
+        return out
+    }
+
+    /// `range` split by plane: each plane's absolute z and its rows (relative to the scale).
+    private func pieces(_ range: Range<Int>) -> [(z: Int, rows: Range<Int>)] {
+        var pieces: [(z: Int, rows: Range<Int>)] = []
         var row = range.lowerBound
         while row < range.upperBound {
             let plane = row / planeHeight
             let inPlane = row % planeHeight
             let stop = min(range.upperBound - plane * planeHeight, planeHeight)
-            let z = volume.scales[scale].voxelOffset.z + begin.z + plane
-            out += try await volume.planeRows(
-                scale: scale, z: z, rows: (begin.y + inPlane)..<(begin.y + stop), columns: begin.x..<end.x)
+            pieces.append((volume.scales[scale].voxelOffset.z + begin.z + plane, (begin.y + inPlane)..<(begin.y + stop)))
             row = plane * planeHeight + stop
         }
-        return out
+        return pieces
     }
 }

@@ -105,6 +105,34 @@ import VoxTransport
         #expect(test.store.fetchCount == 1 + 4)  // info, then each chunk once
     }
 
+    /// Rows whose chunks are in memory come back at once, the same as an async read;
+    /// anything else (a chunk not loaded yet, a missing chunk that must fail) is nil.
+    @Test func cachedRowsMatchTheReadAndNeedEveryChunk() async throws {
+        let test = TestVolume(size: Vec3(50, 37, 9), offset: Vec3(3, -5, 100), chunk: Vec3(16, 16, 4), channels: 2, dataType: .uint16)
+        let volume = try await test.open()
+        #expect(volume.planeRowsIfCached(scale: 0, z: 101, rows: 0..<37, columns: 0..<50) == nil)
+        _ = try await volume.planeRows(scale: 0, z: 101, rows: 0..<20)  // chunk rows 0 and 1 of layer 0
+        let fetched = test.store.fetchCount
+        // z 103, not 102: a reader stepping to the next plane would load more ahead.
+        for (rows, columns) in [(0..<20, 0..<50), (15..<17, 10..<40), (3..<4, 49..<50)] {
+            let whole = test.expectedRows(z: 103, rows: rows)
+            var expected: [UInt8] = []
+            for y in 0..<rows.count {
+                let row = y * 50 * 4
+                expected += whole[(row + columns.lowerBound * 4)..<(row + columns.upperBound * 4)]
+            }
+            #expect(volume.planeRowsIfCached(scale: 0, z: 103, rows: rows, columns: columns) == expected, "rows \(rows) columns \(columns)")
+        }
+        #expect(volume.planeRowsIfCached(scale: 0, z: 103, rows: 0..<37, columns: 0..<50) == nil)  // chunk row 2 not loaded
+        #expect(volume.planeRowsIfCached(scale: 0, z: 99, rows: 0..<1, columns: 0..<1) == nil)  // out of bounds: the read throws
+        #expect(test.store.fetchCount == fetched)
+
+        test.store.remove(UnshardedChunkReader.chunkKey(scale: test.geometry, cell: Vec3(1, 0, 0)))
+        let strict = try await test.open(fillMissing: false)
+        await #expect(throws: SourceError.self) { try await strict.planeRows(scale: 0, z: 100, rows: 0..<1) }
+        #expect(strict.planeRowsIfCached(scale: 0, z: 100, rows: 0..<1, columns: 0..<50) == nil)
+    }
+
     @Test func aReaderWalkingZPrefetchesTheNextChunks() async throws {
         let test = TestVolume(size: Vec3(32, 16, 12), chunk: Vec3(16, 16, 4))
         let volume = try await test.open()

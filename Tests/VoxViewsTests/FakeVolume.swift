@@ -19,9 +19,20 @@ final class FakeVolume: VolumeSource {
 
     func byte(z: Int, y: Int, index: Int) -> UInt8 { UInt8(truncatingIfNeeded: index &* 31 &+ y &* 7 &+ z &* 13) }
 
-    /// `index` counts bytes from the start of the full row, so a crop reads the same bytes.
+    /// Whether `planeRowsIfCached` answers, as a volume with every chunk in memory.
+    let inMemory = Atomic<Bool>(false)
+
     func planeRows(scale: Int, z: Int, rows: Range<Int>, columns: Range<Int>) async throws -> [UInt8] {
         requested.withLock { $0.append(rows) }
+        return bytes(z: z, rows: rows, columns: columns)
+    }
+
+    func planeRowsIfCached(scale: Int, z: Int, rows: Range<Int>, columns: Range<Int>) -> [UInt8]? {
+        inMemory.load(ordering: .relaxed) ? bytes(z: z, rows: rows, columns: columns) : nil
+    }
+
+    /// `index` counts bytes from the start of the full row, so a crop reads the same bytes.
+    private func bytes(z: Int, rows: Range<Int>, columns: Range<Int>) -> [UInt8] {
         let voxelBytes = channelCount * dataType.byteWidth
         var out: [UInt8] = []
         for y in rows {

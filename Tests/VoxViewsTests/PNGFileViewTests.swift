@@ -95,6 +95,20 @@ import VoxSources
         #expect(view.readIfCached(offset: view.size - 10, count: 10) == nil)  // the trailer is never answered early
     }
 
+    /// Bands whose rows are in memory are rendered on the spot; the trailer still waits.
+    @Test func cachedReadsRenderBandsWhoseRowsAreInMemory() async throws {
+        let volume = FakeVolume(size: Vec3(3000, 200, 1), chunk: Vec3(512, 64, 1))
+        let reference = makeView(volume)
+        let whole = try await reference.read(offset: 0, count: reference.size)
+        volume.inMemory.store(true, ordering: .relaxed)
+        let view = makeView(volume)
+        // Band 0 first: nothing renders it ahead of the reader.
+        for (offset, count) in [(0, 100), (100_000, 131_072), (300_000, 200_000)] {
+            #expect(view.readIfCached(offset: offset, count: count) == Array(whole[offset..<(offset + count)]))
+        }
+        #expect(view.readIfCached(offset: view.size - 10, count: 10) == nil)
+    }
+
     @Test func sizeDependsOnlyOnShape() {
         let a = PNGTemplate(width: 500, height: 400, dataType: .uint8, channels: 1, rowAlignment: 64)!
         let b = PNGTemplate(width: 500, height: 400, dataType: .uint8, channels: 1, rowAlignment: 64)!

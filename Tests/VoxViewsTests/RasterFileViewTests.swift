@@ -75,6 +75,24 @@ import VoxSources
         #expect(try await view.read(offset: 1, count: 3) == Array(expected[1..<4]))
     }
 
+    /// The FUSE thread's answer: the same bytes as a read when the rows are in memory, nil
+    /// when pixels are not; header and trailer bytes need no rows.
+    @Test func cachedReadsMatchReadsWhenTheRowsAreInMemory() async throws {
+        let volume = FakeVolume(size: Vec3(10, 6, 4), chunk: Vec3(4, 4, 1), zOffset: 5, channels: 2)
+        let view = RasterFileView(header: [1, 2], rows: StackRows(volume: volume, scale: 0, begin: Vec3(3, 1, 1), end: Vec3(7, 5, 3)),
+                                  trailer: [7, 8, 9])
+        let whole = try await view.read(offset: 0, count: view.size)
+        let ranges = [(0, 2), (0, 3), (1, 20), (10, 8), (view.size - 3, 3), (view.size - 5, 10), (view.size + 1, 4)]
+        #expect(view.readIfCached(offset: 0, count: 2) == [1, 2])
+        #expect(view.readIfCached(offset: view.size - 3, count: 3) == [7, 8, 9])
+        #expect(view.readIfCached(offset: 1, count: 20) == nil)
+        volume.inMemory.store(true, ordering: .relaxed)
+        for (offset, count) in ranges {
+            let expected = Array(whole[min(offset, whole.count)..<min(offset + count, whole.count)])
+            #expect(view.readIfCached(offset: offset, count: count) == expected, "offset \(offset) count \(count)")
+        }
+    }
+
     @Test func wideImagesGetBigTIFF() {
         let header = TIFFHeader.make(width: 70_000, height: 70_000, channels: 1, dataType: .uint8)
         #expect(Array(header[0..<4]) == [0x49, 0x49, 43, 0])
