@@ -134,7 +134,7 @@ public final class PrecomputedVolume: VolumeSource {
     public func planeRows(scale index: Int, z: Int, rows: Range<Int>, columns: Range<Int>) async throws -> [UInt8] {
         let read = try PlaneRead(info.scales[index].geometry, index: index, z: z, rows: rows, columns: columns,
                                  bytesPerVoxel: channelCount * dataType.byteWidth)
-        var output = [UInt8](repeating: 0, count: read.byteCount)
+        var output = Self.unfilled(read.byteCount)
         if read.cells.isEmpty { return output }
         let walking = startReading(read)
         // All chunks of the rows at once; the mount-wide byte limiter, not this loop, bounds memory.
@@ -190,7 +190,7 @@ public final class PrecomputedVolume: VolumeSource {
             else { return nil }
             chunks.append((cell, decoded))
         }
-        var output = [UInt8](repeating: 0, count: read.byteCount)
+        var output = Self.unfilled(read.byteCount)
         if read.cells.isEmpty { return output }
         let walking = startReading(read)
         for (cell, decoded) in chunks { copy(decoded, cell: cell, read: read, into: &output) }
@@ -305,9 +305,16 @@ public final class PrecomputedVolume: VolumeSource {
         "chunk|\(location)|\(version)|\(scale.key)|\(cell.x),\(cell.y),\(cell.z)"
     }
 
-    /// Copies the part of `chunk` that lies in the read's rows and columns into the (Y, X, C) output.
+    /// A read's output before its chunks are copied in: the chunks of a read tile its rows and
+    /// columns, and `copy` writes every byte of its chunk's part, so zero-filling first
+    /// would only write each byte twice.
+    private static func unfilled(_ count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
+    /// Copies the part of `chunk` that lies in the read's rows and columns into the (Y, X, C)
+    /// output; a missing chunk's part becomes zeros.
     private func copy(_ chunk: DecodedChunk, cell: Vec3, read: PlaneRead, into output: inout [UInt8]) {
-        guard let voxels = chunk.voxels else { return }  // missing chunk: the output is already zeros
         let (scale, z, rows, columns) = (read.scale, read.z, read.rows, read.columns)
         let (begin, end) = scale.chunkBounds(cell)
         let shape = chunk.shape
@@ -316,6 +323,15 @@ public final class PrecomputedVolume: VolumeSource {
         let yFirst = max(rows.lowerBound, begin.y), yEnd = min(rows.upperBound, end.y)
         let xFirst = max(columns.lowerBound, begin.x), xEnd = min(columns.upperBound, end.x)
         let outRowBytes = columns.count * channels * width
+        guard let voxels = chunk.voxels else {
+            output.withUnsafeMutableBytes { dst in
+                for y in yFirst..<yEnd {
+                    let to = (y - rows.lowerBound) * outRowBytes + (xFirst - columns.lowerBound) * channels * width
+                    (dst.baseAddress! + to).initializeMemory(as: UInt8.self, repeating: 0, count: (xEnd - xFirst) * channels * width)
+                }
+            }
+            return
+        }
         voxels.withUnsafeBytes { src in
             output.withUnsafeMutableBytes { dst in
                 for y in yFirst..<yEnd {

@@ -63,22 +63,29 @@ public struct StackRows: RowSource {
     public var rowAlignment: Int { volume.scales[scale].chunkSize.y }
 
     public func rows(_ range: Range<Int>) async throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(range.count * rowByteCount)
+        var parts: [[UInt8]] = []
         for piece in pieces(range) {
-            out += try await volume.planeRows(scale: scale, z: piece.z, rows: piece.rows, columns: begin.x..<end.x)
+            parts.append(try await volume.planeRows(scale: scale, z: piece.z, rows: piece.rows, columns: begin.x..<end.x))
         }
-        return out
+        return joined(parts)
     }
 
     public func rowsIfCached(_ range: Range<Int>) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(range.count * rowByteCount)
+        var parts: [[UInt8]] = []
         for piece in pieces(range) {
             guard let rows = volume.planeRowsIfCached(scale: scale, z: piece.z, rows: piece.rows, columns: begin.x..<end.x)
             else { return nil }
-            out += rows
+            parts.append(rows)
         }
+        return joined(parts)
+    }
+
+    /// One plane's rows as they are (most reads stay within a plane), else all in one array.
+    private func joined(_ parts: [[UInt8]]) -> [UInt8] {
+        if parts.count == 1 { return parts[0] }
+        var out: [UInt8] = []
+        out.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+        for part in parts { out += part }
         return out
     }
 
