@@ -21,7 +21,10 @@ public struct CompressedSegmentationDecoder: ChunkDecoder {
             throw ChunkDecodeError("compressed_segmentation holds uint32 or uint64, not \(layout.dataType)")
         }
         guard bytes.count % 4 == 0 else { throw ChunkDecodeError("stream length \(bytes.count) is not whole 32-bit words") }
-        var out = [UInt8](repeating: 0, count: layout.decodedByteCount)
+        // Not zero-filled first: the blocks tile every channel, and each block writes all its
+        // voxels or the decode throws.
+        let count = layout.decodedByteCount
+        var out = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         try bytes.withUnsafeBytes { input in
             try out.withUnsafeMutableBytes { output in
                 let words = Words(raw: input)
