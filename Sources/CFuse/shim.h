@@ -21,7 +21,7 @@ static inline int voxfs_fuse_session_loop_mt(struct fuse_session *se, unsigned i
     return rc;
 }
 
-// fuse_session_new is a macro in 3.14 as well.
+// Passes the size of the ops table, which Swift would otherwise have to compute.
 static inline struct fuse_session *voxfs_fuse_session_new(struct fuse_args *args,
         const struct fuse_lowlevel_ops *ops, void *userdata) {
     return fuse_session_new(args, ops, sizeof(*ops), userdata);

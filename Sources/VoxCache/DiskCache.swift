@@ -32,12 +32,13 @@ public final class DiskCache: Sendable {
     /// so a read waiting on the disk never idles a core that could be encoding.
     ///
     /// Several serial queues, not one concurrent queue: on Linux a concurrent queue runs no
-    /// more blocks at once than there are cores, so two reads waiting on the disk would hold
+    /// more blocks at once than there are cores, so as many reads waiting on the disk hold
     /// every other read back, while each serial queue gets a thread of its own. A layer of
     /// chunks read from a cold disk cache loads several times faster with eight reads in flight.
-    private static let readers = (0..<readerCount).map { DispatchQueue(label: "voxfs.disk-cache.reader.\($0)") }
-    private static let readerCount = 8
-    private static let nextReader = Atomic<Int>(0)
+    /// Each read goes to the queue with the fewest waiting, so one slow read delays no other.
+    private static let readers = (0..<8).map { DispatchQueue(label: "voxfs.disk-cache.reader.\($0)") }
+    /// Reads queued or running on each of `readers`.
+    private static let readersBusy = Mutex([Int](repeating: 0, count: readers.count))
     /// Bytes of entries waiting to be written: readers wait when it is full, so a fast reader
     /// cannot pile up unbounded memory behind the disk.
     private let pendingWrites: ByteLimiter
@@ -75,9 +76,17 @@ public final class DiskCache: Sendable {
 
     /// `read(_:)` off the cooperative pool.
     public func load(_ key: String) async -> DiskEntry? {
-        await withCheckedContinuation { continuation in
-            let queue = Self.readers[Self.nextReader.add(1, ordering: .relaxed).oldValue % Self.readerCount]
-            queue.async { continuation.resume(returning: self.read(key)) }
+        let reader = Self.readersBusy.withLock { busy in
+            let idlest = busy.indices.min { busy[$0] < busy[$1] }!
+            busy[idlest] += 1
+            return idlest
+        }
+        return await withCheckedContinuation { continuation in
+            Self.readers[reader].async {
+                let entry = self.read(key)
+                Self.readersBusy.withLock { $0[reader] -= 1 }
+                continuation.resume(returning: entry)
+            }
         }
     }
 

@@ -48,6 +48,23 @@ public final class MemoryCache<Value: Sendable>: Sendable {
         state.withLock { Self.use(key, in: &$0) }
     }
 
+    /// The values of all `keys` if every one is cached, each then marked used and counted
+    /// as a hit; else nil, with nothing marked or counted (the caller loads them instead).
+    public func cached(all keys: [String]) -> [Value]? {
+        let values: [Value]? = state.withLock { state in
+            var values: [Value] = []
+            values.reserveCapacity(keys.count)
+            for key in keys {
+                guard let entry = state.entries[key] else { return nil }
+                values.append(entry.value)
+            }
+            for key in keys { _ = Self.use(key, in: &state) }
+            return values
+        }
+        if values != nil { counters.hits.add(keys.count, ordering: .relaxed) }
+        return values
+    }
+
     /// Whether `key` is cached (which counts as a use) or being loaded: a prefetch of it
     /// would add nothing.
     public func isCachedOrLoading(_ key: String) -> Bool {

@@ -21,10 +21,8 @@ public struct CompressedSegmentationDecoder: ChunkDecoder {
             throw ChunkDecodeError("compressed_segmentation holds uint32 or uint64, not \(layout.dataType)")
         }
         guard bytes.count % 4 == 0 else { throw ChunkDecodeError("stream length \(bytes.count) is not whole 32-bit words") }
-        // Not zero-filled first: the blocks tile every channel, and each block writes all its
-        // voxels or the decode throws.
-        let count = layout.decodedByteCount
-        var out = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        // The blocks tile every channel, and each block writes all its voxels or the decode throws.
+        var out = [UInt8].unfilled(layout.decodedByteCount)
         try bytes.withUnsafeBytes { input in
             try out.withUnsafeMutableBytes { output in
                 let words = Words(raw: input)

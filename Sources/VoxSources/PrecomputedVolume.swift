@@ -134,8 +134,8 @@ public final class PrecomputedVolume: VolumeSource {
     public func planeRows(scale index: Int, z: Int, rows: Range<Int>, columns: Range<Int>) async throws -> [UInt8] {
         let read = try PlaneRead(info.scales[index].geometry, index: index, z: z, rows: rows, columns: columns,
                                  bytesPerVoxel: channelCount * dataType.byteWidth)
-        var output = Self.unfilled(read.byteCount)
-        if read.cells.isEmpty { return output }
+        if read.cells.isEmpty { return [] }
+        var output = [UInt8].unfilled(read.byteCount)
         let walking = startReading(read)
         // All chunks of the rows at once; the mount-wide byte limiter, not this loop, bounds memory.
         let chunkBytes = ChunkLayout(shape: read.scale.chunkSize, channelCount: channelCount, dataType: dataType).decodedByteCount
@@ -183,17 +183,14 @@ public final class PrecomputedVolume: VolumeSource {
         guard let read = try? PlaneRead(info.scales[index].geometry, index: index, z: z, rows: rows, columns: columns,
                                         bytesPerVoxel: channelCount * dataType.byteWidth)
         else { return nil }
-        var chunks: [(Vec3, DecodedChunk)] = []
-        for cell in read.cells {
-            // A missing chunk that must fail is the async read's to report.
-            guard let decoded = cache.cached(chunkKey(scale: read.scale, cell: cell)), decoded.voxels != nil || fillMissing
-            else { return nil }
-            chunks.append((cell, decoded))
-        }
-        var output = Self.unfilled(read.byteCount)
-        if read.cells.isEmpty { return output }
+        if read.cells.isEmpty { return [] }
+        // A missing chunk that must fail is the async read's to report.
+        guard let chunks = cache.cached(all: read.cells.map { chunkKey(scale: read.scale, cell: $0) }),
+              fillMissing || chunks.allSatisfy({ $0.voxels != nil })
+        else { return nil }
+        var output = [UInt8].unfilled(read.byteCount)
         let walking = startReading(read)
-        for (cell, decoded) in chunks { copy(decoded, cell: cell, read: read, into: &output) }
+        for (cell, decoded) in zip(read.cells, chunks) { copy(decoded, cell: cell, read: read, into: &output) }
         finishReading(read, walking: walking)
         return output
     }
@@ -227,8 +224,9 @@ public final class PrecomputedVolume: VolumeSource {
             byteCount = rows.count * columns.count * bytesPerVoxel
             let chunk = scale.chunkSize
             gz = (z - scale.voxelOffset.z) / chunk.z
-            chunkRows = (rows.lowerBound / chunk.y)...(max(rows.upperBound - 1, 0) / chunk.y)
-            chunkColumns = (columns.lowerBound / chunk.x)...(max(columns.upperBound - 1, 0) / chunk.x)
+            // An empty range covers no chunk; its one-chunk span here is never read.
+            chunkRows = (rows.lowerBound / chunk.y)...(max(rows.upperBound - 1, rows.lowerBound) / chunk.y)
+            chunkColumns = (columns.lowerBound / chunk.x)...(max(columns.upperBound - 1, columns.lowerBound) / chunk.x)
             let (gz, chunkRows, chunkColumns) = (gz, chunkRows, chunkColumns)
             cells = rows.isEmpty || columns.isEmpty ? [] : chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz) } }
         }
@@ -303,13 +301,6 @@ public final class PrecomputedVolume: VolumeSource {
 
     private func chunkKey(scale: ScaleGeometry, cell: Vec3) -> String {
         "chunk|\(location)|\(version)|\(scale.key)|\(cell.x),\(cell.y),\(cell.z)"
-    }
-
-    /// A read's output before its chunks are copied in: the chunks of a read tile its rows and
-    /// columns, and `copy` writes every byte of its chunk's part, so zero-filling first
-    /// would only write each byte twice.
-    private static func unfilled(_ count: Int) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 
     /// Copies the part of `chunk` that lies in the read's rows and columns into the (Y, X, C)

@@ -53,9 +53,9 @@ public final class PNGFileView: FileView {
     }
 
     public func readIfCached(offset: Int, count: Int) -> [UInt8]? {
-        // Bands rendered already or whose rows are in memory, and no trailer (it may need every band).
+        // Bands rendered already or whose rows are in memory, and no trailer (it may need every
+        // band). A band being rendered is waited for by the read that follows, not rendered twice.
         let range = clampedRange(offset: offset, count: count, size: size)
-        renderAheadIfSequential(range)
         guard range.upperBound <= layout.trailerOffset else { return nil }
         var bands: [Int: [UInt8]] = [:]
         for index in layout.bands(overlapping: range) {
@@ -63,11 +63,15 @@ public final class PNGFileView: FileView {
                 bands[index] = band
                 continue
             }
-            guard let pixels = rows.rowsIfCached(layout.bands[index].rows) else { return nil }
+            guard !renderedBands.isCachedOrLoading(bandKey(index)),
+                  let pixels = rows.rowsIfCached(layout.bands[index].rows)
+            else { return nil }
             let band = encode(index, pixels: pixels)
             renderedBands.insert(bandKey(index), band, cost: band.count)
             bands[index] = band
         }
+        // Noted only when answered here: a miss is noted once, by `read`.
+        renderAheadIfSequential(range)
         return assembleNow(range, bands: bands)
     }
 
@@ -115,9 +119,8 @@ public final class PNGFileView: FileView {
 
     /// Builds band `index`'s whole IDAT chunk in one buffer from its pixel rows: length, type,
     /// (zlib header), stored blocks of filter byte + row, CRC. Pixel rows are copied once.
-    private func encode(_ index: Int, pixels: [UInt8]) -> [UInt8] {
+    private func encode(_ index: Int, pixels: consuming [UInt8]) -> [UInt8] {
         let band = layout.bands[index]
-        var pixels = pixels
         if template.bitDepth == 16 { Self.swapPairs(&pixels) }  // PNG samples are big-endian
         let rowBytes = layout.rowBytes, scanline = rowBytes + 1
         let rawLength = band.rows.count * scanline

@@ -70,14 +70,12 @@ public struct StackRows: RowSource {
         return joined(parts)
     }
 
+    /// Reads within one plane only: a read across planes could find its first plane's chunks
+    /// and not its second's, and the read that follows would then note the first plane twice.
     public func rowsIfCached(_ range: Range<Int>) -> [UInt8]? {
-        var parts: [[UInt8]] = []
-        for piece in pieces(range) {
-            guard let rows = volume.planeRowsIfCached(scale: scale, z: piece.z, rows: piece.rows, columns: begin.x..<end.x)
-            else { return nil }
-            parts.append(rows)
-        }
-        return joined(parts)
+        let pieces = pieces(range)
+        guard pieces.count == 1, let piece = pieces.first else { return nil }
+        return volume.planeRowsIfCached(scale: scale, z: piece.z, rows: piece.rows, columns: begin.x..<end.x)
     }
 
     /// One plane's rows as they are (most reads stay within a plane), else all in one array.

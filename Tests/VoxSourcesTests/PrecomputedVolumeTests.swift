@@ -131,6 +131,24 @@ import VoxTransport
         let strict = try await test.open(fillMissing: false)
         await #expect(throws: SourceError.self) { try await strict.planeRows(scale: 0, z: 100, rows: 0..<1) }
         #expect(strict.planeRowsIfCached(scale: 0, z: 100, rows: 0..<1, columns: 0..<50) == nil)
+        // Filling: the missing chunk's part of the cached rows is zeros, as in the read.
+        let lenient = try await test.open()
+        let read = try await lenient.planeRows(scale: 0, z: 101, rows: 3..<20, columns: 10..<40)
+        let cached = try #require(lenient.planeRowsIfCached(scale: 0, z: 101, rows: 3..<20, columns: 10..<40))
+        #expect(cached == read)
+        // Chunk (1, 0, 0) holds x 16..<32 and y 0..<16: output columns 6..<22 of rows 0..<13.
+        for y in 0..<13 { #expect(cached[(y * 30 + 6) * 4..<(y * 30 + 22) * 4].allSatisfy { $0 == 0 }) }
+        #expect(cached[(13 * 30 + 6) * 4..<(13 * 30 + 22) * 4].contains { $0 != 0 })
+    }
+
+    /// A reader walking z through planes answered from memory still loads the next layer ahead.
+    @Test func cachedRowsOfAWalkingReaderPrefetch() async throws {
+        let test = TestVolume(size: Vec3(32, 16, 12), chunk: Vec3(16, 16, 4))
+        let volume = try await test.open()
+        _ = try await volume.planeRows(scale: 0, z: 2, rows: 0..<16)  // layer 0, not walking yet
+        #expect(test.store.fetchCount == 1 + 2)
+        #expect(volume.planeRowsIfCached(scale: 0, z: 3, rows: 0..<16, columns: 0..<32) == test.expectedRows(z: 3, rows: 0..<16))
+        #expect(await eventually { test.store.fetchCount == 1 + 2 + 2 })  // layer 1's chunks
     }
 
     @Test func aReaderWalkingZPrefetchesTheNextChunks() async throws {

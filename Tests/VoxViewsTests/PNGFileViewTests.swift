@@ -96,8 +96,9 @@ import VoxSources
     }
 
     /// Bands whose rows are in memory are rendered on the spot; the trailer still waits.
-    @Test func cachedReadsRenderBandsWhoseRowsAreInMemory() async throws {
-        let volume = FakeVolume(size: Vec3(3000, 200, 1), chunk: Vec3(512, 64, 1))
+    @Test(arguments: [DataType.uint8, .uint16])
+    func cachedReadsRenderBandsWhoseRowsAreInMemory(dataType: DataType) async throws {
+        let volume = FakeVolume(size: Vec3(3000, 200, 1), chunk: Vec3(512, 64, 1), dataType: dataType)
         let reference = makeView(volume)
         let whole = try await reference.read(offset: 0, count: reference.size)
         volume.inMemory.store(true, ordering: .relaxed)
