@@ -132,8 +132,7 @@ public final class PrecomputedVolume: VolumeSource {
     }
 
     public func planeRows(scale index: Int, z: Int, rows: Range<Int>, columns: Range<Int>) async throws -> [UInt8] {
-        let read = try PlaneRead(info.scales[index].geometry, index: index, z: z, rows: rows, columns: columns,
-                                 bytesPerVoxel: channelCount * dataType.byteWidth)
+        let read = try planeRead(scale: index, z: z, rows: rows, columns: columns)
         if read.cells.isEmpty { return [] }
         var output = [UInt8].unfilled(read.byteCount)
         let walking = startReading(read)
@@ -180,9 +179,7 @@ public final class PrecomputedVolume: VolumeSource {
     /// so the read that follows counts once). Answers on the caller's thread: a plane whose
     /// chunks are loaded never waits behind chunks being decoded for reads ahead.
     public func planeRowsIfCached(scale index: Int, z: Int, rows: Range<Int>, columns: Range<Int>) -> [UInt8]? {
-        guard let read = try? PlaneRead(info.scales[index].geometry, index: index, z: z, rows: rows, columns: columns,
-                                        bytesPerVoxel: channelCount * dataType.byteWidth)
-        else { return nil }
+        guard let read = try? planeRead(scale: index, z: z, rows: rows, columns: columns) else { return nil }
         if read.cells.isEmpty { return [] }
         // A missing chunk that must fail is the async read's to report.
         guard let chunks = cache.cached(all: read.cells.map { chunkKey(scale: read.scale, cell: $0) }),
@@ -193,6 +190,11 @@ public final class PrecomputedVolume: VolumeSource {
         for (cell, decoded) in zip(read.cells, chunks) { copy(decoded, cell: cell, read: read, into: &output) }
         finishReading(read, walking: walking)
         return output
+    }
+
+    private func planeRead(scale index: Int, z: Int, rows: Range<Int>, columns: Range<Int>) throws -> PlaneRead {
+        try PlaneRead(info.scales[index].geometry, index: index, z: z, rows: rows, columns: columns,
+                      bytesPerVoxel: channelCount * dataType.byteWidth)
     }
 
     /// Rows of one plane and the chunks they cover.
