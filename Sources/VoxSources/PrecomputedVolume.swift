@@ -234,6 +234,16 @@ public final class PrecomputedVolume: VolumeSource {
         }
 
         var isLastLayer: Bool { gz + 1 >= scale.gridSize.z }
+        var coversWholeRows: Bool { columns == 0..<scale.size.x }
+        /// The chunks of the chunk rows below this read in its layer, nearest first: as many
+        /// rows as fit in `bytes`, none when one does not (a row wider than that would evict
+        /// the chunks the reader is still using).
+        func chunkRowsBelow(fitting bytes: Int, chunkBytes: Int) -> [Vec3] {
+            let rowCount = bytes / max(1, chunkColumns.count * chunkBytes)
+            let first = chunkRows.upperBound + 1, last = min(chunkRows.upperBound + rowCount, scale.gridSize.y - 1)
+            guard first <= last else { return [] }
+            return (first...last).flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz) } }
+        }
         var nextLayer: [Vec3] { chunkRows.flatMap { gy in chunkColumns.map { gx in Vec3(gx, gy, gz + 1) } } }
         /// Whether this is the last plane of its chunk layer.
         var endsLayer: Bool { (z - scale.voxelOffset.z) % scale.chunkSize.z == scale.chunkSize.z - 1 }
@@ -243,13 +253,14 @@ public final class PrecomputedVolume: VolumeSource {
     /// reader is walking z in order.
     private func startReading(_ read: PlaneRead) -> Bool {
         let walking = isWalkingInOrder(scale: read.index, z: read.z)
-        let fitsTwice = layerFitsTwice(read.scale)
-        if walking && !read.isLastLayer && fitsTwice { prefetch(scale: read.index, cells: read.nextLayer) }
-        if walking && read.chunkRows.upperBound + 1 < read.scale.gridSize.y {
-            // The first plane of a layer loads its chunks row by row as the reader gets there;
-            // loading the next chunk row now overlaps that with this one's transfer.
-            prefetch(scale: read.index, cells: read.chunkColumns.map { gx in Vec3(gx, read.chunkRows.upperBound + 1, read.gz) })
+        if walking || read.coversWholeRows {
+            // A slice file, or a walk in z, is read on down the plane. Loading the chunk rows
+            // below now overlaps their transfer and decode with this read's copy, where
+            // loading each row when the reader gets there would wait a round trip per row.
+            let chunkBytes = ChunkLayout(shape: read.scale.chunkSize, channelCount: channelCount, dataType: dataType).decodedByteCount
+            prefetch(scale: read.index, cells: read.chunkRowsBelow(fitting: cache.capacity / 4, chunkBytes: chunkBytes))
         }
+        if walking && !read.isLastLayer && layerFitsTwice(read.scale) { prefetch(scale: read.index, cells: read.nextLayer) }
         return walking
     }
 

@@ -111,7 +111,9 @@ import VoxTransport
         let test = TestVolume(size: Vec3(50, 37, 9), offset: Vec3(3, -5, 100), chunk: Vec3(16, 16, 4), channels: 2, dataType: .uint16)
         let volume = try await test.open()
         #expect(volume.planeRowsIfCached(scale: 0, z: 101, rows: 0..<37, columns: 0..<50) == nil)
-        _ = try await volume.planeRows(scale: 0, z: 101, rows: 0..<20)  // chunk rows 0 and 1 of layer 0
+        // Chunk rows 0 and 1 of layer 0; not whole rows (the last column is left out), so
+        // nothing below loads ahead.
+        _ = try await volume.planeRows(scale: 0, z: 101, rows: 0..<20, columns: 0..<49)
         let fetched = test.store.fetchCount
         // z 103, not 102: a reader stepping to the next plane would load more ahead.
         for (rows, columns) in [(0..<20, 0..<50), (15..<17, 10..<40), (3..<4, 49..<50)] {
@@ -164,7 +166,8 @@ import VoxTransport
 
     @Test func aReaderWalkingZLoadsTheNextChunkRowOfALayerAhead() async throws {
         let test = TestVolume(size: Vec3(16, 48, 8), chunk: Vec3(16, 16, 4))
-        let volume = try await test.open()
+        // A quarter of this memory tier (1.5 KiB) holds one chunk row (1 KiB).
+        let volume = try await test.open(cacheBytes: 6 << 10)
         _ = try await volume.planeRows(scale: 0, z: 3, rows: 0..<48)
         // The first plane of the last layer, read band by band: its second chunk row loads
         // while the first is read, and nothing further ahead.
@@ -172,6 +175,25 @@ import VoxTransport
         #expect(await eventually { test.store.fetchCount == 1 + 3 + 1 + 1 })
         try await Task.sleep(for: .milliseconds(100))
         #expect(test.store.fetchCount == 1 + 3 + 1 + 1)
+    }
+
+    /// A slice file is read on down its plane, so a read of whole rows loads the chunk rows
+    /// below ahead of need, walking or not: as many as fit in a quarter of the memory tier,
+    /// none when a row does not.
+    @Test(arguments: [(64 << 20, 4), (24 << 10, 3), (6 << 10, 0)])
+    func aReadOfWholeRowsLoadsTheChunkRowsBelow(cacheBytes: Int, rowsAhead: Int) async throws {
+        let test = TestVolume(size: Vec3(32, 80, 4), chunk: Vec3(16, 16, 4))
+        let volume = try await test.open(cacheBytes: cacheBytes)  // a chunk row is 2 KiB
+        _ = try await volume.planeRows(scale: 0, z: 2, rows: 0..<8)
+        #expect(await eventually { test.store.fetchCount == 1 + 2 + 2 * rowsAhead })
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(test.store.fetchCount == 1 + 2 + 2 * rowsAhead)
+        // Part of a row (a region of a mapped volume.npy) is no sign of a reader going down.
+        let region = try await test.open(cacheBytes: cacheBytes)
+        let fetched = test.store.fetchCount
+        _ = try await region.planeRows(scale: 0, z: 2, rows: 0..<8, columns: 0..<20)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(test.store.fetchCount == fetched + 2)
     }
 
     @Test func aRandomOrSingleSliceReaderDoesNotPrefetch() async throws {
